@@ -1,0 +1,6 @@
+"""Sign-in (OIDC, Google preset), allow-lists, roles and API tokens for Flasker projects.
+
+Not implemented yet: this distribution reserves the import name until its issue lands.
+"""
+
+__all__: list[str] = []

@@ -1,0 +1,140 @@
+"""The embedded broker: kombu's `filesystem://` transport in the project folder.
+
+It is the only serverless transport that gives tasks, remote control (`inspect ping/stats/
+active`) and worker events, so the console and Flower work on a laptop with nothing installed.
+
+Its one flaw: fanout bindings (`<exchange>.exchange` files in the control folder) are never
+removed when a consumer dies, so every event or broadcast keeps writing a message file for each
+dead receiver, forever. `prune_stale` removes them: a transient queue (an event receiver's
+`celeryev.*`, a worker's `*.celery.pidbox` mailbox, a caller's `*.reply.celery.pidbox`) whose
+oldest message has waited longer than `max_age` has no consumer left — live ones poll every
+second. Task queues are never touched: their messages wait for a worker on purpose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Seconds a message may wait in a transient queue before that queue counts as abandoned.
+DEFAULT_MAX_AGE = 120.0
+
+
+@dataclass(frozen=True)
+class BrokerFolders:
+    """Where the embedded broker keeps its files, under the project's state folder."""
+
+    root: Path
+
+    @property
+    def queue(self) -> Path:
+        return self.root / "broker" / "queue"
+
+    @property
+    def control(self) -> Path:
+        return self.root / "broker" / "control"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "broker" / "processed"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.sqlite"
+
+    def create(self) -> None:
+        for folder in (self.queue, self.control, self.processed):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def celery_settings(self) -> dict[str, Any]:
+        """Celery settings for this broker and its SQLite result store."""
+        return {
+            "broker_url": "filesystem://",
+            "broker_transport_options": {
+                "data_folder_in": str(self.queue),
+                "data_folder_out": str(self.queue),
+                "control_folder": str(self.control),
+                "processed_folder": str(self.processed),
+                "store_processed": False,
+            },
+            "result_backend": f"db+sqlite:///{self.results}",
+        }
+
+
+def is_transient_queue(name: str) -> bool:
+    return name.startswith("celeryev.") or name.endswith(".celery.pidbox")
+
+
+def _queue_of(message_file: str) -> str | None:
+    # kombu names message files '<ms>_<uuid>.<queue>.msg'
+    if not message_file.endswith(".msg"):
+        return None
+    return message_file.partition(".")[2].removesuffix(".msg")
+
+
+@dataclass
+class PruneReport:
+    unbound: list[str] = field(default_factory=list)
+    removed_messages: int = 0
+
+
+def prune_stale(
+    folders: BrokerFolders, max_age: float = DEFAULT_MAX_AGE, now: float | None = None
+) -> PruneReport:
+    """Unbind abandoned transient queues and delete their waiting messages."""
+    report = PruneReport()
+    if not folders.queue.is_dir():
+        return report
+    now = time.time() if now is None else now
+    oldest: dict[str, float] = {}
+    files: dict[str, list[Path]] = {}
+    for entry in os.scandir(folders.queue):
+        queue = _queue_of(entry.name)
+        if queue is None or not is_transient_queue(queue):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            mtime = entry.stat().st_mtime
+            oldest[queue] = min(mtime, oldest.get(queue, mtime))
+            files.setdefault(queue, []).append(Path(entry.path))
+    stale = {queue for queue, mtime in oldest.items() if now - mtime > max_age}
+    if not stale:
+        return report
+    if folders.control.is_dir():
+        for table in folders.control.glob("*.exchange"):
+            report.unbound += _unbind(table, stale)
+    for queue in stale:
+        for path in files[queue]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                report.removed_messages += 1
+    return report
+
+
+def _unbind(table: Path, stale: set[str]) -> list[str]:
+    """Remove bindings of stale queues from one exchange table, under kombu's own file lock."""
+    removed: list[str] = []
+    try:
+        handle = table.open("rb+", buffering=0)
+    except FileNotFoundError:
+        return removed
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            bindings = json.loads(handle.read() or b"[]")
+            kept = [b for b in bindings if b[2] not in stale]
+            if len(kept) != len(bindings):
+                removed = [b[2] for b in bindings if b[2] in stale]
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(kept).encode())
+        except (ValueError, IndexError, TypeError):
+            return removed  # not a table we understand: leave it to kombu
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return removed

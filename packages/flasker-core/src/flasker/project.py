@@ -1,0 +1,245 @@
+"""`Project`: one cfg file turned into a Flask app, a database and a Celery app.
+
+Everything is built lazily, on first use, so a command that only needs the config never pays
+for Flask, SQLAlchemy or Celery. `start()` imports the MODULES in order (with the cfg folder on
+`sys.path`), lets registered managers finish, and creates missing tables::
+
+    project = Project("examples/houses/default.cfg").start()
+    project.app      # Flask
+    project.db       # Database: engine, sessionmaker, scoped session
+    project.celery   # Celery, tasks run in the app context
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import threading
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from . import globals as _globals
+from .config import Config, load_config
+from .exceptions import ConfigError, ProjectError
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from flask import Flask
+    from flask_caching import Cache
+    from sqlalchemy.orm import Session, scoped_session
+
+    from .db import Database
+    from .manager import Manager
+
+logger = logging.getLogger(__name__)
+
+
+class Project:
+    """A Flasker project: the cfg file and the apps it describes.
+
+    `config` may be a path, a loaded `Config`, or None to discover the cfg file like the CLI
+    does (`$FLASKER_CONFIG`, `default.cfg` in the current folder, `[tool.flasker]`).
+    """
+
+    def __init__(self, config: str | os.PathLike[str] | Config | None = None) -> None:
+        if not isinstance(config, Config):
+            from .discovery import find_config
+
+            config = load_config(find_config(config))
+        self.config: Config = config
+        self.managers: list[Manager] = []
+        self.is_started = False
+        self._modules: list[ModuleType] = []
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"<Project {self.config.name!r} {self.config.path}>"
+
+    # -- the three apps (built on first use) -------------------------------------------------
+    @cached_property
+    def app(self) -> Flask:
+        from flask import Flask
+
+        from ._assets import init_assets
+        from .json import OrjsonProvider
+
+        config = self.config
+        folder = config.app_folder
+        project_section = config.section("PROJECT")
+        app = Flask(
+            config.modules[0].split(".")[0] if config.modules else "flasker_app",
+            root_path=str(folder),
+            static_folder=str(folder / project_section["STATIC_FOLDER"]),
+            static_url_path=project_section["STATIC_URL"].rstrip("/") or None,
+            template_folder=str(folder / project_section["TEMPLATE_FOLDER"]),
+            instance_path=str(config.state_folder / "instance"),
+        )
+        app.json = OrjsonProvider(app)
+        init_assets(app)
+        app.config.update(config.app)
+        app.extensions["flasker"] = self
+        self._attach_session_lifecycle(app)
+        return app
+
+    @cached_property
+    def db(self) -> Database:
+        from .db import Database
+
+        return Database(self.config)
+
+    @cached_property
+    def celery(self) -> Celery:
+        from .celery_app import make_celery
+
+        return make_celery(self)
+
+    @cached_property
+    def cache(self) -> Cache:
+        from .cache import make_cache
+
+        cache = make_cache(self.config)
+        cache.init_app(self.app)
+        return cache
+
+    @property
+    def session(self) -> scoped_session[Session]:
+        """The scoped session (flasker 0.1 exposed it as `project.session` too)."""
+        return self.db.session
+
+    @property
+    def folder(self) -> Path:
+        return self.config.folder
+
+    # -- activation ----------------------------------------------------------------------------
+    def activate(self) -> Project:
+        """Make this the project `current_project` points at outside requests and tasks."""
+        _globals.push(self)
+        return self
+
+    def deactivate(self) -> None:
+        _globals.pop(self)
+
+    def __enter__(self) -> Project:
+        return self.activate()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.deactivate()
+
+    # -- extensions ----------------------------------------------------------------------------
+    def register_manager(self, manager: Manager) -> Manager:
+        """Plug in an extension (APIManager, AuthManager, ConsoleManager, your own)."""
+        with self._lock:
+            if self.is_started:
+                raise ProjectError(
+                    f"cannot register {type(manager).__name__} after the project started: "
+                    "register managers in a module listed in [PROJECT] MODULES"
+                )
+            if any(m is manager for m in self.managers):
+                raise ProjectError(f"{type(manager).__name__} is already registered")
+            self.managers.append(manager)
+        init = getattr(manager, "init_project", None)
+        if init is not None:
+            init(self)
+        return manager
+
+    # -- start-up ------------------------------------------------------------------------------
+    def start(self) -> Project:
+        """Import MODULES, finish managers, create missing tables; once per project."""
+        with self._lock:
+            if self.is_started:
+                raise ProjectError(f"{self} already started (its modules were imported once)")
+            self.activate()
+            self._import_modules()
+            for manager in list(self.managers):
+                on_start = getattr(manager, "on_start", None)
+                if on_start is not None:
+                    on_start(self)
+            self.is_started = True
+        if self.config.section("LOGGING"):
+            from .log import configure_logging
+
+            configure_logging(self.config)
+        self._prepare_schema()
+        return self
+
+    def _import_modules(self) -> None:
+        folder = str(self.config.folder)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        for name in self.config.modules:
+            self._modules.append(self._import_module(name))
+
+    def _import_module(self, name: str) -> ModuleType:
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name and (name == error.name or name.startswith(error.name + ".")):
+                raise self.config.error(
+                    "PROJECT",
+                    "MODULES",
+                    f"module {name!r} not found (looked in {self.config.folder} and sys.path)",
+                ) from None
+            raise ProjectError(
+                f"importing {name} (listed in [PROJECT] MODULES) failed: {error}"
+            ) from error
+        except (ConfigError, ProjectError):
+            raise
+        except Exception as error:
+            raise ProjectError(
+                f"importing {name} (listed in [PROJECT] MODULES) failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    @property
+    def migrations_folder(self) -> Path:
+        return self.config.folder / "migrations"
+
+    def _prepare_schema(self) -> None:
+        """Create missing tables, unless Alembic owns the schema; then warn when it is behind."""
+        if self.migrations_folder.is_dir():
+            from .migrations import pending_revisions
+
+            pending = pending_revisions(self)
+            if pending:
+                logger.warning(
+                    "the database is %d migration(s) behind (%s): run 'flasker db upgrade'",
+                    len(pending),
+                    ", ".join(pending),
+                )
+        elif self.config.get("PROJECT", "CREATE_TABLES", True):
+            from .model import Model
+
+            if Model.metadata.tables:
+                created = self.db.create_all()
+                if created:
+                    logger.info("created tables: %s", ", ".join(created))
+
+    def _attach_session_lifecycle(self, app: Flask) -> None:
+        """Commit before the response leaves (status < 400), remove the session after."""
+
+        @app.after_request
+        def _commit(response: Any) -> Any:
+            if "db" in self.__dict__:
+                self.db.finish(success=response.status_code < 400)
+            return response
+
+        @app.teardown_appcontext
+        def _remove(_exc: BaseException | None) -> None:
+            if "db" in self.__dict__:
+                self.db.remove()
+
+    # -- shutting down -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release connections and stop being current (tests, scripts)."""
+        if "db" in self.__dict__:
+            self.db.dispose()
+        self.deactivate()
+
+
+def load_project(config: str | os.PathLike[str] | Config | None = None) -> Project:
+    """Build and start a project (what every CLI command that runs project code does)."""
+    return Project(config).start()
