@@ -71,13 +71,7 @@ def validate_celery(entries: list[Entry], report: Report) -> dict[str, Any]:
     for entry in entries:
         name = new_name(entry.key)
         if name is None:
-            hint = suggest(entry.key, known_celery_names())
-            report(
-                entry,
-                f"unknown Celery setting; did you mean {hint}?"
-                if hint
-                else "unknown Celery setting (see Celery's configuration reference)",
-            )
+            report(entry, _unknown_message(entry.key))
             continue
         earlier = written_as.get(name)
         if earlier is not None:
@@ -93,3 +87,14 @@ def validate_celery(entries: list[Entry], report: Report) -> dict[str, Any]:
         except _values.ValueProblem as problem:
             report(entry, str(problem))
     return values
+
+
+def _unknown_message(key: str) -> str:
+    """Say a key is not Celery's, naming the closest setting in both spellings when it has two."""
+    hint = suggest(key, known_celery_names())
+    if hint is None:
+        return "unknown Celery setting (see Celery's configuration reference)"
+    current = new_name(hint)
+    if current is not None and current != hint:
+        hint = f"{hint} (Celery 5: {current})"
+    return f"unknown Celery setting; did you mean {hint}?"

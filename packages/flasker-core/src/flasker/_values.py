@@ -39,7 +39,8 @@ def interpolate(raw: str, environ: Mapping[str, str] | None = None) -> str:
         name, default = match.group(1), match.group(2)
         if name is None:
             raise ValueProblem(
-                f"bad reference {text!r}: write ${{NAME}} or ${{NAME:-default}} ($$ for a literal $)"
+                f"bad reference {text!r}: write ${{NAME}} or ${{NAME:-default}}"
+                " ($$ for a literal $)"
             )
         value = env.get(name)
         if value is not None and (value != "" or default is None):

@@ -143,8 +143,11 @@ def parse_config(
     for name, entries in sections.items():
         found = schema.lookup(name)
         if found is None:
+            origin = where
+            if name not in section_lines:  # only environment variables name it
+                origin = "$" + min(v for (s, _), v in overrides.items() if s == name)
             problems.append(
-                ConfigProblem(where, section_lines.get(name), name, None, _unknown_section(name))
+                ConfigProblem(origin, section_lines.get(name), name, None, _unknown_section(name))
             )
             continue
         declared, validate = found
@@ -218,7 +221,25 @@ def _env_overrides(
         if not sep or not section or not key:
             continue
         entries = sections.setdefault(section, [])
-        entries[:] = [e for e in entries if e.key != key]
+        setting = _setting_of(section, key)
+        entries[:] = [e for e in entries if _setting_of(section, e.key) != setting]
         entries.append(schema.Entry(key, env[variable], None))
         origins[(section, key)] = variable
     return origins
+
+
+def _setting_of(section: str, key: str) -> str:
+    """The setting a key names, so an override replaces it whatever spelling the file used.
+
+    `FLASKER__CELERY__broker_url` replaces a `BROKER_URL` line, `FLASKER__ENGINE__POOL_SIZE` a
+    `pool_size` one and `FLASKER__CACHE__CACHE_TYPE` a `TYPE` one, instead of leaving both.
+    """
+    if section == "CELERY":
+        from ._celery_keys import new_name
+
+        return new_name(key) or key
+    if section == "ENGINE":
+        return key.lower()
+    if section == "CACHE":
+        return key.removeprefix("CACHE_")
+    return key

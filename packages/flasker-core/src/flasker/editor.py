@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from configupdater import ConfigUpdater
+from configupdater.block import Comment
+from configupdater.option import Option
+from configupdater.section import Section
 
 from ._atomic import atomic_write, locked
 from ._document import parse_text, version_of
@@ -69,14 +73,46 @@ class ConfigDocument:
 
     # -- changing --------------------------------------------------------------------------
     def set(self, section: str, key: str, value: str) -> None:
-        """Set a key's raw text, adding the section (at the end) or key when missing."""
-        _check_name(section, "section")
-        _check_name(key, "key")
-        if "\n" in value and any(not line.strip() for line in value.splitlines()[1:]):
-            raise ConfigError.at(str(self.path), None, section, key, "blank line inside a value")
+        """Set a key's raw text, adding the section (at the end) or key when missing.
+
+        A new key goes right after the section's last key, so the blank line that separates the
+        section from the next one stays below it; a new section gets a blank line above it.
+        A value of several lines is written with its continuation lines indented.
+        """
+        _check_name(self.path, section, "section")
+        _check_name(self.path, key, "key")
+        lines = value.rstrip().split("\n")
+        for line in lines[1:]:
+            problem = None
+            if not line.strip():
+                problem = "blank line inside a value"
+            elif line.strip()[0] in "#;":
+                problem = (
+                    f"a line of a value cannot start with # or ; (it reads as a comment): "
+                    f"{line.strip()!r}"
+                )
+            if problem:
+                raise ConfigError.at(str(self.path), None, section, key, problem)
         if not self._updater.has_section(section):
-            self._updater.add_section(section)
-        self._updater[section][key] = value
+            self._add_section(section)
+        block = self._updater[section]
+        option = block.get(key)
+        # written as text and parsed, so the line reads exactly as it is written: an existing
+        # key keeps its own spelling of the separator ("DB_URL: ..." stays so)
+        first = (_key_prefix(option, key) + lines[0].strip()).rstrip()
+        raw = "".join([first, *(f"\n    {line.strip()}" for line in lines[1:])])
+        parsed = parse_text(f"[{section}]\n{raw}\n", str(self.path))[section][key]
+        parsed.detach()
+        if option is None:
+            block.insert_at(_new_key_index(block)).option(key, "")
+        block[key] = parsed
+
+    def _add_section(self, section: str) -> None:
+        text = self.text
+        if text.strip():
+            text += "" if text.endswith("\n") else "\n"
+            text += "" if text.endswith("\n\n") else "\n"
+        self._updater = parse_text(f"{text}[{section}]\n", str(self.path))
 
     def update_section(self, section: str, values: Mapping[str, str]) -> None:
         """Make a section hold exactly `values`: keys kept in place, new ones appended."""
@@ -116,6 +152,30 @@ class ConfigDocument:
         return config
 
 
-def _check_name(name: str, what: str) -> None:
+#: The start of a key's line up to its value: the key, the separator and the spaces around it.
+_KEY_PREFIX = re.compile(r"[^=:]*?\s*[=:][ \t]*")
+
+
+def _key_prefix(option: Option | None, key: str) -> str:
+    if option is None or not option.lines:
+        return f"{key} = "
+    match = _KEY_PREFIX.match(option.lines[0])
+    return match.group(0) if match else f"{key} = "
+
+
+def _check_name(path: Path, name: str, what: str) -> None:
     if not name or name != name.strip() or any(c in name for c in "[]=:\n#;"):
-        raise ConfigError.at("(edit)", None, None, None, f"invalid {what} name {name!r}")
+        raise ConfigError.at(str(path), None, None, None, f"invalid {what} name {name!r}")
+
+
+def _new_key_index(section: Section) -> int:
+    """Where a new key goes in a section: after its last key, or after the comments under its
+    header when it has no key yet; never after the blank lines that end it."""
+    blocks = list(section.iter_blocks())
+    last_key = max((i for i, b in enumerate(blocks) if isinstance(b, Option)), default=None)
+    if last_key is not None:
+        return last_key + 1
+    index = 0
+    while index < len(blocks) and isinstance(blocks[index], Comment):
+        index += 1
+    return index

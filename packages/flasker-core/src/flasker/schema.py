@@ -160,7 +160,9 @@ APP = SectionSchema(
 
 ENGINE = SectionSchema(
     "ENGINE",
-    doc="Extra keyword arguments for SQLAlchemy's create_engine (e.g. pool_size = 10, echo = true).",
+    doc=(
+        "Extra keyword arguments for SQLAlchemy's create_engine (e.g. pool_size = 10, echo = true)."
+    ),
     open=True,
 )
 
@@ -206,31 +208,67 @@ LOGGING = SectionSchema.of(
 )
 
 
-def _validate_app(entries: list[Entry], report: Report) -> dict[str, Any]:
-    """Any key is allowed; Flask's own keys are checked against the type of their default."""
+#: Flask keys whose default is None, so their type cannot be read off `Flask.default_config`.
+FLASK_KEY_TYPES = {
+    "DEBUG": "bool",
+    "PROPAGATE_EXCEPTIONS": "bool",
+    "TRAP_BAD_REQUEST_ERRORS": "bool",
+    "TEMPLATES_AUTO_RELOAD": "bool",
+    "MAX_CONTENT_LENGTH": "int",
+    "SEND_FILE_MAX_AGE_DEFAULT": "int",
+    "SECRET_KEY": "str",
+    "SERVER_NAME": "str",
+    "SESSION_COOKIE_DOMAIN": "str",
+    "SESSION_COOKIE_PATH": "str",
+    "SESSION_COOKIE_SAMESITE": "str",
+    "SECRET_KEY_FALLBACKS": "list",
+    "TRUSTED_HOSTS": "list",
+}
+
+
+def _flask_kind(key: str, default: Any) -> str | None:
+    """The type of one of Flask's own keys, or None for a key Flask does not know."""
     from datetime import timedelta
 
+    if key in FLASK_KEY_TYPES:
+        return FLASK_KEY_TYPES[key]
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, timedelta | int):
+        return "seconds" if isinstance(default, timedelta) else "int"
+    if isinstance(default, str):
+        return "str"
+    return None
+
+
+def _validate_app(entries: list[Entry], report: Report) -> dict[str, Any]:
+    """Any key is allowed; Flask's own keys are checked against their type.
+
+    A key Flask does not know is typed by `_values.guess`. A key Flask knows gets Flask's type,
+    so `DEBUG = no` is False (not the truthy string "no") and `SECRET_KEY = 1234` stays a string.
+    """
     from flask import Flask
 
     defaults = Flask.default_config
     values: dict[str, Any] = {}
     for entry in entries:
+        kind = _flask_kind(entry.key, defaults.get(entry.key))
+        text = entry.raw.strip()
         try:
-            value = _values.guess(entry.raw)
+            if kind is None:
+                value = _values.guess(entry.raw)
+            elif text.lower() in ("none", "null") and defaults.get(entry.key) is None:
+                value = None
+            elif kind == "seconds":
+                value = _values.to_int(entry.raw)
+            else:
+                value = _values.convert(entry.raw, kind)
         except _values.ValueProblem as problem:
-            report(entry, str(problem))
+            message = str(problem)
+            if kind == "seconds":
+                message = f"expected a whole number (seconds), got {text!r}"
+            report(entry, message)
             continue
-        default = defaults.get(entry.key)
-        if isinstance(default, bool) and not isinstance(value, bool):
-            try:
-                value = _values.to_bool(entry.raw)
-            except _values.ValueProblem as problem:
-                report(entry, str(problem))
-                continue
-        elif isinstance(default, timedelta | int) and not isinstance(default, bool):
-            if not isinstance(value, int) or isinstance(value, bool):
-                report(entry, f"expected a whole number (seconds), got {entry.raw.strip()!r}")
-                continue
         values[entry.key] = value
     return values
 
