@@ -1,0 +1,268 @@
+"""Shared helpers of flasker-core's integration tests: projects written into `tmp_path`.
+
+A project here is a real cfg file plus real modules on disk, started the way the CLI starts
+one. `Project.start` imports MODULES and `Model` is one declarative base per process, so the
+`isolated` fixture puts back `sys.modules`, `sys.path`, the mapped models, the active projects
+and the root logger after every test; module names are made unique with `unique()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flasker import Project
+from flasker import globals as flasker_globals
+
+
+def unique(prefix: str) -> str:
+    """A module (or name) no other test uses."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def write_project(
+    folder: Path,
+    cfg: str,
+    modules: Mapping[str, str] | None = None,
+    cfg_name: str = "default.cfg",
+) -> Path:
+    """Write a cfg file and modules (name -> source, dedented) into `folder`; return the cfg."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in (modules or {}).items():
+        path = folder / (name.replace(".", "/") + ".py")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source), encoding="utf-8")
+    cfg_path = folder / cfg_name
+    cfg_path.write_text(textwrap.dedent(cfg).lstrip(), encoding="utf-8")
+    return cfg_path
+
+
+def models_source(prefix: str = "") -> str:
+    """A module defining `{prefix}House` and `{prefix}Cat` (0.1 Column style) plus a view and a
+    task that write through `db.session`, like the seed project."""
+    return f"""
+        from flask import abort, jsonify, request
+        from sqlalchemy import Column, ForeignKey, Integer, String, Unicode, func, select
+        from sqlalchemy.orm import relationship
+
+        from flasker import current_project
+        from flasker.util import Model
+
+        app = current_project.app
+        celery = current_project.celery
+        db = current_project.db
+
+
+        class {prefix}House(Model):
+            id = Column(Integer, primary_key=True)
+            address = Column(Unicode(128), nullable=False)
+
+
+        class {prefix}Cat(Model):
+            id = Column(Integer, primary_key=True)
+            name = Column(String(64), nullable=False)
+            house_id = Column(ForeignKey({prefix}House.id))
+            house = relationship({prefix}House, backref="cats")
+
+
+        def count():
+            return db.session.scalar(select(func.count()).select_from({prefix}House))
+
+
+        @app.get("/houses")
+        def list_houses():
+            return jsonify(count=count())
+
+
+        @app.post("/houses")
+        def add_house():
+            db.session.add({prefix}House(address=request.args["address"]))
+            db.session.flush()
+            status = int(request.args.get("status", 201))
+            if request.args.get("explode"):
+                raise RuntimeError("boom")
+            if status >= 400:
+                abort(status)
+            return jsonify(ok=True), status
+
+
+        @celery.task(name="add_house")
+        def add_house_task(address, fail=False):
+            db.session.add({prefix}House(address=address))
+            db.session.flush()
+            if fail:
+                raise ValueError("task failed on purpose")
+            return count()
+
+
+        @celery.task(name="count_houses")
+        def count_task():
+            return count()
+    """
+
+
+@contextlib.contextmanager
+def process_state_restored() -> Iterator[None]:
+    """Undo what starting projects changes in the process: project modules in `sys.modules`,
+    `sys.path`, mapped models, active projects (closed) and root-logger handlers."""
+    modules = set(sys.modules)
+    path = list(sys.path)
+    tables = set(_model().metadata.tables)
+    mappers = set(_model().registry.mappers)
+    active = list(flasker_globals._active)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for project in [p for p in flasker_globals._active if p not in active]:
+            close_project(project)
+        flasker_globals._active[:] = active
+        added = [folder for folder in sys.path if folder not in path and folder]
+        for name in set(sys.modules) - modules:
+            # only project modules: a library imported lazily during the test must stay
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if any(file.startswith(folder + os.sep) for folder in added):
+                del sys.modules[name]
+        sys.path[:] = path
+        forget_models(mappers, tables)
+        for handler in set(root.handlers) - set(handlers):
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+
+
+@pytest.fixture
+def isolated() -> Iterator[None]:
+    """Put back what starting projects changes in the process."""
+    with process_state_restored():
+        yield
+
+
+def invoke(cfg: Path | str | None, *args: str, **kwargs: Any) -> Any:
+    """Run `flasker [-c cfg] ARGS` through click's runner, as a fresh process would: the
+    project modules it imports and the project it starts are forgotten afterwards."""
+    from click.testing import CliRunner
+
+    from flasker.cli import cli
+
+    options = ["-c", str(cfg)] if cfg is not None else []
+    with process_state_restored():
+        return CliRunner().invoke(cli, [*options, *args], **kwargs)
+
+
+def _model() -> Any:
+    from flasker.model import Model
+
+    return Model
+
+
+def forget_models(keep_mappers: set[Any], keep_tables: set[str]) -> None:
+    """Unmap the models and drop the tables defined since the snapshot."""
+    model = _model()
+    new = [m for m in model.registry.mappers if m not in keep_mappers]
+    if new:
+        if not keep_mappers:
+            model.registry.dispose()
+        else:  # pragma: no cover - only when another suite mapped models at import time
+            for mapper in new:
+                model.registry._dispose_manager_and_mapper(mapper.class_manager)
+    for name in set(model.metadata.tables) - keep_tables:
+        model.metadata.remove(model.metadata.tables[name])
+
+
+@pytest.fixture
+def make_project(isolated: None, tmp_path: Path) -> Iterator[Callable[..., Project]]:
+    """Factory: `make_project(cfg, modules, start=True)` writes a project and builds it; every
+    project made is closed after the test."""
+    made: list[Project] = []
+
+    def make(
+        cfg: str,
+        modules: Mapping[str, str] | None = None,
+        *,
+        start: bool = True,
+        folder: Path | None = None,
+    ) -> Project:
+        path = write_project(folder or tmp_path, cfg, modules)
+        project = Project(path)
+        made.append(project)
+        if start:
+            project.start()
+        return project
+
+    try:
+        yield make
+    finally:
+        for project in made:
+            close_project(project)
+
+
+def close_project(project: Project) -> None:
+    """Release the database pool and the Celery connections of a project."""
+    if "celery" in project.__dict__:
+        project.celery.close()
+        backend = project.celery.__dict__.get("backend")
+        if backend is not None and hasattr(backend, "ResultSession"):
+            with contextlib.suppress(Exception):
+                backend.ResultSession().get_bind().dispose()
+    project.close()
+
+
+def wait_for(
+    condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = ""
+) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def flasker_command(cfg: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "flasker", "-c", str(cfg), *args]
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` in the background (output to `log`); stop it, then kill it, afterwards."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment.pop("FLASKER_CONFIG", None)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=cwd
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no output)"
