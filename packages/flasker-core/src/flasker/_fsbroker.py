@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kombu.transport import filesystem, virtual
+
 #: Seconds a message may wait in a transient queue before that queue counts as abandoned.
 DEFAULT_MAX_AGE = 120.0
 
@@ -55,7 +57,9 @@ class BrokerFolders:
     def celery_settings(self) -> dict[str, Any]:
         """Celery settings for this broker and its SQLite result store."""
         return {
-            "broker_url": "filesystem://",
+            # a host, even unused, keeps kombu from warning "No hostname was supplied"
+            "broker_url": "filesystem://localhost//",
+            "broker_transport": f"{__name__}:Transport",
             "broker_transport_options": {
                 "data_folder_in": str(self.queue),
                 "data_folder_out": str(self.queue),
@@ -65,6 +69,23 @@ class BrokerFolders:
             },
             "result_backend": f"db+sqlite:///{self.results}",
         }
+
+
+class Transport(filesystem.Transport):
+    """kombu's filesystem transport, with its broker state kept per broker folder.
+
+    kombu keeps declared exchanges and bindings in one process-wide state and skips declaring a
+    binding it believes exists. With two projects in one process (a test suite, a console) the
+    second project's bindings were never written to its control folder, so its task messages
+    were silently dropped. Keying the state by the control folder keeps each broker apart.
+    """
+
+    _states: dict[str, virtual.BrokerState] = {}
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        folder = str(client.transport_options.get("control_folder", "control"))
+        self.state = self._states.setdefault(os.path.abspath(folder), virtual.BrokerState())
 
 
 def is_transient_queue(name: str) -> bool:

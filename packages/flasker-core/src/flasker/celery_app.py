@@ -7,6 +7,7 @@ session. With no `broker_url` the project uses the embedded on-disk broker (see 
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
@@ -18,33 +19,49 @@ if TYPE_CHECKING:
     from .project import Project
 
 #: Defaults flasker sets unless the cfg says otherwise: the console shows STARTED and
-#: arguments, and a worker started before its broker keeps retrying instead of crashing.
+#: arguments, a worker started before its broker keeps retrying instead of crashing, and
+#: monitors see task events without `-E`.
 DEFAULTS: dict[str, Any] = {
     "task_track_started": True,
     "result_extended": True,
     "broker_connection_retry_on_startup": True,
+    # task events on by default: Flower and the console show tasks as they run
+    "worker_send_task_events": True,
+    "task_send_sent_event": True,
 }
 
 
 def make_celery(project: Project) -> Celery:
     config = project.config
 
+    unit_of_work = threading.local()
+
     class ProjectTask(Task):
-        """Runs inside the project's app context and finishes its db session like a request."""
+        """Runs inside the project's app context and finishes its db session like a request.
+
+        A task called directly from a view or from another task (or eagerly) is part of its
+        caller's unit of work: the caller commits or rolls back, and its session stays usable.
+        """
 
         abstract = True
 
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            with project.app.app_context():
-                try:
-                    result = super().__call__(*args, **kwargs)
-                except BaseException:
-                    project.db.finish(success=False)
-                    raise
-                project.db.finish(success=True)
-                return result
+            if getattr(unit_of_work, "active", False) or _in_request_of(project):
+                return super().__call__(*args, **kwargs)
+            unit_of_work.active = True
+            try:
+                with project.app.app_context():
+                    try:
+                        result = super().__call__(*args, **kwargs)
+                    except BaseException:
+                        project.db.finish(success=False)
+                        raise
+                    project.db.finish(success=True)
+                    return result
+            finally:
+                unit_of_work.active = False
 
-    celery = Celery(
+    celery = ProjectCelery(
         main=_main_name(project), task_cls=ProjectTask, set_as_current=False, autofinalize=True
     )
     settings: dict[str, Any] = dict(DEFAULTS)
@@ -53,12 +70,35 @@ def make_celery(project: Project) -> Celery:
         folders.create()
         settings.update(folders.celery_settings())
     settings.update(config.celery)
+    if "beat_schedule_filename" not in settings:
+        # beat's state belongs with the project's other state, not in the current folder
+        config.state_folder.mkdir(parents=True, exist_ok=True)
+        settings["beat_schedule_filename"] = str(config.state_folder / "celerybeat-schedule")
     if "beat_schedule" in settings:
         settings["beat_schedule"] = _schedule(project, settings["beat_schedule"])
     if config.section("LOGGING"):
         settings.setdefault("worker_hijack_root_logger", False)
     celery.conf.update(settings)
     return celery
+
+
+class ProjectCelery(Celery):
+    """A Celery app whose `@celery.task` tasks belong to it alone.
+
+    Celery's decorator makes tasks "shared" by default: registered on every Celery app created
+    later in the process, so a second project (tests, the console) would inherit the first
+    one's tasks and warn about duplicate names. `shared=True` still asks for that explicitly.
+    """
+
+    def task(self, *args: Any, **opts: Any) -> Any:
+        opts.setdefault("shared", False)
+        return super().task(*args, **opts)
+
+
+def _in_request_of(project: Project) -> bool:
+    from flask import current_app, has_request_context
+
+    return has_request_context() and current_app._get_current_object() is project.app
 
 
 def _main_name(project: Project) -> str:

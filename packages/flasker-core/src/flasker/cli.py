@@ -43,12 +43,38 @@ class ScriptInfo:
 
     def load_project(self, start: bool = True) -> Project:
         if self._project is None:
+            self._project = self._already_running()
+        if self._project is None:
             from .project import Project
 
             project = Project(self.load_config())
             if start:
                 project.start()
             self._project = project
+        return self._project
+
+    def _already_running(self) -> Project | None:
+        """The started project of the same cfg in this process (a test suite, a shell).
+
+        Its MODULES were imported once and their routes and tasks live on it; a second project
+        of the same cfg would get empty apps, since Python does not import a module twice.
+        """
+        from . import globals as _globals
+
+        path = self.find_config().absolute()
+        for project in reversed(_globals._active):
+            if project.is_started and project.config.path == path:
+                return project
+        return None
+
+    def load_project_without_db(self) -> Project:
+        """The project with its modules imported but its database untouched."""
+        if self._project is None:
+            self._project = self._already_running()
+        if self._project is None:
+            from .project import Project
+
+            self._project = Project(self.load_config()).start(prepare_schema=False)
         return self._project
 
 
@@ -116,7 +142,7 @@ def main() -> None:
 @cli.command("new", short_help="Create a project: a cfg file and a small app.")
 @click.argument("template", type=click.Choice(["basic", "minimal"]), default="basic")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
-@click.option("-a", "--no-app", is_flag=True, help="Write the cfg file only, no app/ folder.")
+@click.option("-a", "--no-app", is_flag=True, help="Write the cfg file only, no app package.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--name", help="Project name (default: the folder's name).")
 @click.option("--db-url", help="DB_URL to write (default: SQLite in the project folder).")
@@ -148,7 +174,7 @@ def new_command(
         broker_url=broker_url,
     )
     for path in created:
-        click.echo(f"created {path}")
+        click.echo(f"wrote {path}")
     cfg = folder / "default.cfg"
     click.echo(f"\nNext: cd {folder} && flasker server   (or flasker -c {cfg} server)")
 
@@ -317,7 +343,7 @@ def db_revision_command(info: ScriptInfo, message: str, autogenerate: bool) -> N
     from . import migrations
 
     for path in migrations.revision(info.load_project(), message, autogenerate):
-        click.echo(f"created {path}")
+        click.echo(f"wrote {path}")
 
 
 @db_group.command("upgrade", short_help="Apply migrations.")
@@ -375,7 +401,7 @@ def routes_command(info: ScriptInfo, as_json: bool) -> None:
     """List every URL rule of the app with its endpoint and methods."""
     from .introspect import routes
 
-    rows = routes(info.load_project())
+    rows = routes(info.load_project_without_db())  # listing routes needs no database
     if as_json:
         _echo_json(rows)
         return
@@ -392,7 +418,7 @@ def tasks_command(info: ScriptInfo, as_json: bool) -> None:
     """List the project's Celery tasks with their signatures."""
     from .introspect import tasks
 
-    rows = tasks(info.load_project())
+    rows = tasks(info.load_project_without_db())  # nor does listing tasks
     if as_json:
         _echo_json(rows)
         return
@@ -420,7 +446,8 @@ def check_command(info: ScriptInfo, timeout: float) -> None:
     for result in run_checks(info, timeout=timeout):
         failed |= not result.ok
         status = click.style("OK  ", fg="green") if result.ok else click.style("FAIL", fg="red")
-        click.echo(f"{status} {result.name:<10} {result.detail}")
+        detail = result.detail.replace("\n", "\n" + " " * 16)
+        click.echo(f"{status} {result.name:<10} {detail}")
     if failed:
         sys.exit(1)
 

@@ -147,8 +147,12 @@ class Project:
         return manager
 
     # -- start-up ------------------------------------------------------------------------------
-    def start(self) -> Project:
-        """Import MODULES, finish managers, create missing tables; once per project."""
+    def start(self, prepare_schema: bool = True) -> Project:
+        """Import MODULES, finish managers, create missing tables; once per project.
+
+        `prepare_schema=False` skips the database entirely (`flasker check` imports the modules
+        before it knows whether the database answers).
+        """
         with self._lock:
             if self.is_started:
                 raise ProjectError(f"{self} already started (its modules were imported once)")
@@ -159,11 +163,18 @@ class Project:
                 if on_start is not None:
                     on_start(self)
             self.is_started = True
+            if "celery" in sys.modules:
+                # The modules use Celery: make ours the app `@shared_task` and `current_app`
+                # resolve to, in every thread, or their tasks would go to Celery's default
+                # broker instead of the project's.
+                self.celery.set_default()
+                self.celery.set_current()
         if self.config.section("LOGGING"):
             from .log import configure_logging
 
             configure_logging(self.config)
-        self._prepare_schema()
+        if prepare_schema:
+            self._prepare_schema()
         return self
 
     def _import_modules(self) -> None:
@@ -200,6 +211,18 @@ class Project:
 
     def _prepare_schema(self) -> None:
         """Create missing tables, unless Alembic owns the schema; then warn when it is behind."""
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            self._create_or_check_schema()
+        except OperationalError as error:
+            raise self.config.error(
+                "PROJECT",
+                "DB_URL",
+                f"the database does not answer: {str(error.orig or error).strip()}",
+            ) from None
+
+    def _create_or_check_schema(self) -> None:
         if self.migrations_folder.is_dir():
             from .migrations import pending_revisions
 

@@ -1,0 +1,209 @@
+"""pytest plugin for Flasker projects (loaded automatically once flasker-core is installed).
+
+Fixtures, all lazy (a test suite that uses none of them pays nothing):
+
+- `flasker_project`: the project of the suite's cfg, started once per test session, with
+  `DB_URL` pointed at a throw-away SQLite file (so tests never touch the development
+  database; `--flasker-keep-db` keeps the cfg's own) and Celery in eager mode (`.delay()`
+  runs the task inline and re-raises its errors; `--flasker-real-broker` keeps the broker).
+- `flasker_app`, `flasker_client`: the Flask app and a test client for it.
+- `flasker_cli`: runs `flasker` commands against the same cfg, returning click's `Result`.
+
+The cfg is `--flasker-config PATH`, else the `flasker_config` ini option, else the CLI's own
+discovery (`$FLASKER_CONFIG`, `default.cfg` here, `[tool.flasker]` in pyproject.toml).
+
+One project per test session: `[PROJECT] MODULES` are imported once per process, and the
+routes and tasks they declare through `current_project` belong to the project that was active
+at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from click.testing import Result
+    from flask import Flask
+    from flask.testing import FlaskClient
+
+    from .project import Project
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("flasker")
+    group.addoption("--flasker-config", metavar="PATH", help="cfg file of the project under test.")
+    group.addoption(
+        "--flasker-keep-db",
+        action="store_true",
+        help="Use the cfg's DB_URL instead of a throw-away SQLite database.",
+    )
+    group.addoption(
+        "--flasker-real-broker",
+        action="store_true",
+        help="Send tasks to the cfg's broker instead of running them eagerly.",
+    )
+    parser.addini("flasker_config", "cfg file of the project under test (relative to rootdir).")
+
+
+def _config_path(config: pytest.Config) -> Path:
+    from .discovery import find_config
+    from .exceptions import FlaskerError
+
+    explicit = config.getoption("flasker_config") or config.getini("flasker_config") or None
+    if explicit and not Path(explicit).is_absolute():
+        explicit = str(Path(config.rootpath) / explicit)
+    try:
+        return find_config(explicit)
+    except FlaskerError as error:
+        pytest.fail(f"flasker fixtures: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def flasker_project(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Project]:
+    from .config import load_config
+    from .exceptions import FlaskerError
+    from .project import Project
+
+    options = request.config
+    environ = dict(os.environ)
+    if not options.getoption("flasker_keep_db"):
+        database = tmp_path_factory.mktemp("flasker") / "test.sqlite"
+        environ["FLASKER__PROJECT__DB_URL"] = f"sqlite:///{database}"
+    try:
+        project = Project(load_config(_config_path(options), environ))
+        if not options.getoption("flasker_real_broker"):
+            project.celery.conf.update(task_always_eager=True, task_eager_propagates=True)
+        project.start()
+    except FlaskerError as error:
+        pytest.fail(f"flasker fixtures: {error}", pytrace=False)
+    yield project
+    project.close()
+
+
+@pytest.fixture
+def flasker_app(flasker_project: Project) -> Flask:
+    return flasker_project.app
+
+
+@pytest.fixture
+def flasker_client(flasker_app: Flask) -> FlaskClient:
+    return flasker_app.test_client()
+
+
+@pytest.fixture
+def flasker_cli(flasker_project: Project) -> Callable[..., Result]:
+    """`flasker_cli("routes", "--json")` runs a command against the project's cfg."""
+    from click.testing import CliRunner
+
+    from .cli import cli
+
+    def invoke(*args: str, **kwargs: Any) -> Result:
+        return CliRunner().invoke(
+            cli, ["-c", str(flasker_project.config.path), *args], catch_exceptions=False, **kwargs
+        )
+
+    return invoke
+
+
+# -- end-to-end: a real `flasker server` -----------------------------------------------------------
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago (the OS picks it)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerFailed(Exception):
+    """The server exited or did not answer; the message carries its log."""
+
+
+class LiveServer:
+    """`flasker server` for a cfg in a subprocess on a free port, for end-to-end tests::
+
+        with LiveServer("myproject/default.cfg") as server:
+            page.goto(server.url + "/")
+
+    Output goes to `log` (beside the cfg by default). `stop()` sends SIGTERM, as a terminal
+    would, so the server stops its embedded worker itself.
+    """
+
+    def __init__(self, cfg: str | os.PathLike[str], *args: str, log: Path | None = None) -> None:
+        self.cfg = Path(cfg)
+        self.args = args
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log or self.cfg.parent / "server.log"
+        self.process: Any = None
+
+    def start(self, timeout: float = 40.0) -> LiveServer:
+        import subprocess
+        import sys
+        import time
+
+        command = [sys.executable, "-m", "flasker", "-c", str(self.cfg), "server"]
+        command += ["--port", str(self.port), *self.args]
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"flasker server exited early:\n{self.output()}")
+            if self._answers():
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise ServerFailed(f"flasker server did not answer within {timeout:g} s:\n{self.output()}")
+
+    def _answers(self) -> bool:
+        import urllib.error
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(self.url + "/", timeout=1).close()
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer means it is up
+        except (urllib.error.URLError, OSError):
+            return False
+        return True
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def embedded_worker_pid(self) -> int | None:
+        """The pid of the worker the server started, from its start-up line."""
+        for line in self.output().splitlines():
+            if "embedded worker started (pid" in line:
+                return int(line.split("(pid ")[1].rstrip(")"))
+        return None
+
+    def stop(self, grace: float = 20.0) -> None:
+        import subprocess
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

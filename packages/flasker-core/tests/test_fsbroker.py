@@ -1,0 +1,190 @@
+"""The embedded broker's clean-up: `prune_stale` unbinds abandoned event and mailbox queues and
+deletes the messages piled up for them, and never touches a task queue.
+
+The broker files are written by kombu itself (its `filesystem://` transport), exactly as a
+worker and an event receiver write them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from kombu import Connection, Exchange, Queue
+
+from flasker._fsbroker import BrokerFolders, is_transient_queue, prune_stale
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> BrokerFolders:
+    folders = BrokerFolders(tmp_path / ".flasker")
+    folders.create()
+    return folders
+
+
+def _connection(folders: BrokerFolders) -> Connection:
+    """A connection configured exactly as the project's Celery app configures its broker."""
+    settings = folders.celery_settings()
+    return Connection(
+        settings["broker_url"],
+        transport=settings["broker_transport"],
+        transport_options=settings["broker_transport_options"],
+    )
+
+
+def _publish(connection: Connection, exchange: Exchange, routing_key: str, count: int) -> None:
+    with connection.Producer() as producer:
+        for number in range(count):
+            producer.publish(
+                {"n": number}, exchange=exchange, routing_key=routing_key, serializer="json"
+            )
+
+
+def _messages(folders: BrokerFolders, queue: str) -> list[Path]:
+    return [p for p in folders.queue.iterdir() if p.name.endswith(f".{queue}.msg")]
+
+
+def _age(paths: list[Path], seconds: float) -> None:
+    then = time.time() - seconds
+    for path in paths:
+        os.utime(path, (then, then))
+
+
+def _bound_queues(folders: BrokerFolders, exchange: str) -> list[str]:
+    table = json.loads((folders.control / f"{exchange}.exchange").read_text())
+    return sorted(binding[2] for binding in table)
+
+
+@pytest.fixture
+def broker(folders: BrokerFolders):
+    """A task queue with waiting tasks, and the events exchange with a live and a dead receiver
+    and a dead worker mailbox: all as kombu lays them out on disk."""
+    events = Exchange("celeryev", type="topic")
+    pidbox = Exchange("celery.pidbox", type="fanout")
+    tasks = Exchange("celery", type="direct")
+    with _connection(folders) as connection:
+        channel = connection.default_channel
+        for queue in (
+            Queue("celery", tasks, routing_key="celery"),
+            Queue("celeryev.live", events, routing_key="#"),
+            Queue("celeryev.dead", events, routing_key="#"),
+            Queue("w1@gone.celery.pidbox", pidbox),
+        ):
+            queue(channel).declare()
+        _publish(connection, tasks, "celery", 2)
+        _publish(connection, events, "worker.heartbeat", 3)
+        _publish(connection, pidbox, "", 1)
+    _age(_messages(folders, "celery"), 3600)  # tasks wait for a worker on purpose
+    _age(_messages(folders, "celeryev.dead"), 600)
+    _age(_messages(folders, "w1@gone.celery.pidbox"), 600)
+    return folders
+
+
+def test_kombu_wrote_what_prune_expects(broker: BrokerFolders) -> None:
+    assert _bound_queues(broker, "celeryev") == ["celeryev.dead", "celeryev.live"]
+    assert len(_messages(broker, "celeryev.dead")) == 3
+    assert len(_messages(broker, "celeryev.live")) == 3
+    assert len(_messages(broker, "celery")) == 2
+
+
+def test_prune_removes_stale_bindings_and_their_messages(broker: BrokerFolders) -> None:
+    report = prune_stale(broker, max_age=120)
+    assert sorted(report.unbound) == ["celeryev.dead", "w1@gone.celery.pidbox"]
+    assert report.removed_messages == 4
+    assert _bound_queues(broker, "celeryev") == ["celeryev.live"]
+    assert _bound_queues(broker, "celery.pidbox") == []
+    assert _messages(broker, "celeryev.dead") == []
+    assert _messages(broker, "w1@gone.celery.pidbox") == []
+    # a live receiver and the waiting tasks are left alone
+    assert len(_messages(broker, "celeryev.live")) == 3
+    assert len(_messages(broker, "celery")) == 2
+
+
+def test_after_pruning_new_events_reach_only_live_receivers(broker: BrokerFolders) -> None:
+    prune_stale(broker, max_age=120)
+    events = Exchange("celeryev", type="topic")
+    with _connection(broker) as connection:
+        with connection.Producer() as producer:
+            producer.publish({"after": "prune"}, exchange=events, routing_key="worker.heartbeat")
+        # kombu still reads the table it shares with prune_stale
+        live = Queue("celeryev.live", events, routing_key="#")
+        received = []
+        with connection.SimpleQueue(live) as queue:
+            while len(received) < 4:
+                message = queue.get(timeout=2)
+                message.ack()
+                received.append(message.payload)
+    assert {"after": "prune"} in received
+    assert _messages(broker, "celeryev.live") == []
+    assert _messages(broker, "celeryev.dead") == []
+
+
+def test_prune_is_idempotent_and_harmless_when_nothing_is_stale(broker: BrokerFolders) -> None:
+    prune_stale(broker, max_age=120)
+    again = prune_stale(broker, max_age=120)
+    assert again.unbound == []
+    assert again.removed_messages == 0
+    assert len(_messages(broker, "celery")) == 2
+
+
+def test_fresh_transient_queues_are_kept(broker: BrokerFolders) -> None:
+    report = prune_stale(broker, max_age=3600 * 2)
+    assert report.unbound == []
+    assert len(_messages(broker, "celeryev.dead")) == 3
+
+
+def test_old_task_messages_are_never_pruned(folders: BrokerFolders) -> None:
+    with _connection(folders) as connection:
+        exchange = Exchange("houses", type="direct")
+        Queue("houses", exchange, routing_key="houses")(connection.default_channel).declare()
+        _publish(connection, exchange, "houses", 3)
+    _age(_messages(folders, "houses"), 86400 * 30)
+    report = prune_stale(folders, max_age=1)
+    assert report.unbound == []
+    assert len(_messages(folders, "houses")) == 3
+
+
+def test_prune_without_folders_or_with_a_foreign_table(tmp_path: Path) -> None:
+    missing = BrokerFolders(tmp_path / "nothing")
+    assert prune_stale(missing).unbound == []
+    folders = BrokerFolders(tmp_path / "odd")
+    folders.create()
+    (folders.control / "celeryev.exchange").write_text("not json")
+    message = folders.queue / "1_x.celeryev.dead.msg"
+    message.write_text("{}")
+    _age([message], 600)
+    report = prune_stale(folders, max_age=1)
+    assert (folders.control / "celeryev.exchange").read_text() == "not json"
+    assert report.removed_messages == 1
+
+
+@pytest.mark.parametrize(
+    ("queue", "transient"),
+    [
+        ("celeryev.4f1c", True),
+        ("w1@host.celery.pidbox", True),
+        ("0b6c.reply.celery.pidbox", True),
+        ("celery", False),
+        ("houses", False),
+        ("celeryevents", False),
+    ],
+)
+def test_transient_queue_names(queue: str, transient: bool) -> None:
+    assert is_transient_queue(queue) is transient
+
+
+def test_two_brokers_in_one_process_each_get_their_bindings(tmp_path: Path) -> None:
+    # kombu's own transport keeps bindings in one process-wide state: the second broker
+    # folder never got its binding table, and its task messages were dropped
+    exchange = Exchange("celery", type="direct")
+    for name in ("first", "second"):
+        folders = BrokerFolders(tmp_path / name)
+        folders.create()
+        with _connection(folders) as connection:
+            Queue("celery", exchange, routing_key="celery")(connection.default_channel).declare()
+            _publish(connection, exchange, "celery", 1)
+        assert _bound_queues(folders, "celery") == ["celery"]
+        assert len(_messages(folders, "celery")) == 1
