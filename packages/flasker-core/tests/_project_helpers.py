@@ -115,7 +115,8 @@ def models_source(prefix: str = "") -> str:
 @contextlib.contextmanager
 def process_state_restored() -> Iterator[None]:
     """Undo what starting projects changes in the process: project modules in `sys.modules`,
-    `sys.path`, mapped models, active projects (closed) and root-logger handlers."""
+    `sys.path`, mapped models, active projects (closed), Celery's shared tasks and default app,
+    and root-logger handlers."""
     modules = set(sys.modules)
     path = list(sys.path)
     tables = set(_model().metadata.tables)
@@ -123,9 +124,17 @@ def process_state_restored() -> Iterator[None]:
     active = list(flasker_globals._active)
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    from celery import _state as celery_state
+
+    # @shared_task registers a finalizer that adds the task to every later Celery app
+    finalizers = set(celery_state._on_app_finalizers)
+    default_app = celery_state.default_app
     try:
         yield
     finally:
+        celery_state._on_app_finalizers.intersection_update(finalizers)
+        celery_state.set_default_app(default_app)
+        celery_state._tls.current_app = None
         for project in [p for p in flasker_globals._active if p not in active]:
             close_project(project)
         flasker_globals._active[:] = active

@@ -357,3 +357,14 @@ def test_start_logs_the_tables_it_created(make_project, caplog) -> None:
     caplog.set_level(logging.INFO, logger="flasker.project")
     _houses_project(make_project)
     assert any("created tables: houses, cats" in r.getMessage() for r in caplog.records)
+
+
+def test_a_second_project_importing_the_same_module_is_an_error(make_project, tmp_path) -> None:
+    """Python runs a module once: the second project would silently get an empty app."""
+    module = unique("twice")
+    source = "from flasker import current_project\nfrom flask import Blueprint\n"
+    first = make_project(_cfg(module), {module: source})
+    with pytest.raises(ProjectError, match="already imported by") as raised:
+        make_project(_cfg(module), {module: source}, folder=tmp_path / "second")
+    assert module in str(raised.value)
+    assert repr(first) in str(raised.value)

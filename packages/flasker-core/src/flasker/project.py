@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
@@ -185,8 +186,16 @@ class Project:
             self._modules.append(self._import_module(name))
 
     def _import_module(self, name: str) -> ModuleType:
+        owner = _owner_of(name)
+        if owner is not None and owner is not self:
+            raise ProjectError(
+                f"module {name!r} (listed in [PROJECT] MODULES) was already imported by "
+                f"{owner!r}: Python runs a module once, so its routes and tasks stay with that "
+                "project. Use one project per process (or close the first and remove the "
+                "module from sys.modules)."
+            )
         try:
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
         except ModuleNotFoundError as error:
             if error.name and (name == error.name or name.startswith(error.name + ".")):
                 raise self.config.error(
@@ -204,6 +213,8 @@ class Project:
                 f"importing {name} (listed in [PROJECT] MODULES) failed: "
                 f"{type(error).__name__}: {error}"
             ) from error
+        _IMPORTED_BY[name] = (module, weakref.ref(self), repr(self))
+        return module
 
     @property
     def migrations_folder(self) -> Path:
@@ -261,6 +272,19 @@ class Project:
         if "db" in self.__dict__:
             self.db.dispose()
         self.deactivate()
+
+
+#: Which project imported each MODULES entry: the module object (to notice it was removed from
+#: sys.modules and may be imported afresh) and a weak reference to the project.
+_IMPORTED_BY: dict[str, tuple[ModuleType, weakref.ref[Project], str]] = {}
+
+
+def _owner_of(name: str) -> Project | str | None:
+    """The project (or, if it is gone, its description) whose import of `name` is still loaded."""
+    entry = _IMPORTED_BY.get(name)
+    if entry is None or sys.modules.get(name) is not entry[0]:
+        return None
+    return entry[1]() or entry[2]
 
 
 def load_project(config: str | os.PathLike[str] | Config | None = None) -> Project:
