@@ -186,3 +186,14 @@ def test_lock_is_released_when_the_body_raises(tmp_path: Path) -> None:
     """
     result = run_python(script, str(target))
     assert result.stdout == "got it\n"
+
+
+def test_a_symlinked_file_is_written_through_its_link(tmp_path) -> None:
+    target = tmp_path / "dotfiles" / "default.cfg"
+    target.parent.mkdir()
+    target.write_text("[PROJECT]\nNAME = old\n")
+    link = tmp_path / "default.cfg"
+    link.symlink_to(target)
+    atomic_write(link, "[PROJECT]\nNAME = new\n")
+    assert link.is_symlink()
+    assert target.read_text() == "[PROJECT]\nNAME = new\n"

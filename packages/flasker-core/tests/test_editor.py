@@ -443,3 +443,14 @@ def test_module_lists_round_trip_on_several_lines(tmp_path: Path, modules: list[
     document.save(environ={})
     assert load_config(path, environ={}).modules == tuple(modules)
     assert "# the modules, in import order\n" in path.read_text()
+
+
+def test_saving_a_file_deleted_since_it_was_opened_is_refused(tmp_path) -> None:
+    cfg = tmp_path / "default.cfg"
+    cfg.write_text("[PROJECT]\nNAME = gone\n")
+    document = ConfigDocument.open(cfg)
+    document.set("PROJECT", "NAME", "back")
+    cfg.unlink()
+    with pytest.raises(ConfigError, match="deleted since it was opened"):
+        document.save()
+    assert not cfg.exists()

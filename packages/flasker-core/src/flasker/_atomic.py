@@ -14,8 +14,10 @@ def atomic_write(path: Path, text: str) -> None:
     """Write `text` to a temp file beside `path`, fsync it, then rename it over `path`.
 
     A crash at any point leaves either the old file or the new one; the temp file is removed when
-    writing fails. The file keeps its permissions.
+    writing fails. The file keeps its permissions, and a symlink keeps pointing at the file it
+    names: the write goes to the link's target (a cfg kept in a dotfiles repository stays there).
     """
+    path = Path(os.path.realpath(path))
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

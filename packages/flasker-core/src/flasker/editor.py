@@ -141,6 +141,10 @@ class ConfigDocument:
         """Validate, then atomically replace the file unless it changed since it was opened."""
         config = self.validate(environ)
         text = self.text
+        if not self.path.exists():
+            raise ConfigError.at(
+                str(self.path), None, None, None, "was deleted since it was opened; nothing saved"
+            )
         with locked(self.path):
             current = self.path.read_text(encoding="utf-8")
             current_version = version_of(current)
