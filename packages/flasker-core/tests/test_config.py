@@ -466,10 +466,10 @@ def test_env_override_values_are_interpolated(tmp_path: Path) -> None:
             "redis://env",
         ),
         (
-            "[ENGINE]\npool_size = 5\n",
-            "FLASKER__ENGINE__POOL_SIZE",
+            "[ENGINE]\nsslmode = disable\n",
+            "FLASKER__ENGINE__SSLMODE",
             "ENGINE",
-            "pool_size",
+            "sslmode",
             "redis://env",
         ),
         (
@@ -532,3 +532,15 @@ def test_parse_config_checks_unsaved_text_as_the_file(tmp_path: Path) -> None:
     config = parse_config("[PROJECT]\nNAME = n\n", tmp_path / "site.cfg", environ={})
     assert config.version == parse_config("[PROJECT]\nNAME = n\n", "x.cfg", environ={}).version
     assert config.version != parse_config("[PROJECT]\nNAME = m\n", "x.cfg", environ={}).version
+
+
+def test_common_engine_arguments_are_typed_at_their_line(tmp_path) -> None:
+    cfg = tmp_path / "default.cfg"
+    cfg.write_text(
+        "[PROJECT]\nNAME = x\n[ENGINE]\npool_size = many\nECHO = yes\nsslmode = require\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(cfg)
+    assert str(raised.value) == f"{cfg}:4: [ENGINE] pool_size: expected a whole number, got 'many'"
+    cfg.write_text("[PROJECT]\nNAME = x\n[ENGINE]\npool_size = 5\nECHO = yes\nsslmode = require\n")
+    assert dict(load_config(cfg).engine) == {"pool_size": 5, "echo": True, "sslmode": "require"}

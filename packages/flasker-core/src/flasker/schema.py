@@ -158,8 +158,23 @@ APP = SectionSchema(
     open=True,
 )
 
-ENGINE = SectionSchema(
+ENGINE = SectionSchema.of(
     "ENGINE",
+    # create_engine's common arguments, typed so that `pool_size = many` is reported at its line
+    # rather than as an arithmetic error from the pool; other (dialect) arguments stay open.
+    [
+        Key("echo", "bool", doc="Log every SQL statement."),
+        Key("echo_pool", "bool", doc="Log connection pool check-ins and check-outs."),
+        Key("pool_size", "int", doc="Connections kept open in the pool."),
+        Key("max_overflow", "int", doc="Connections allowed beyond pool_size."),
+        Key("pool_timeout", "float", doc="Seconds to wait for a free connection."),
+        Key("pool_recycle", "int", doc="Seconds after which a connection is replaced (-1: never)."),
+        Key("pool_pre_ping", "bool", doc="Test each connection before use."),
+        Key("pool_use_lifo", "bool", doc="Reuse the most recent connection first."),
+        Key("isolation_level", "str", doc="e.g. READ COMMITTED, SERIALIZABLE, AUTOCOMMIT."),
+        Key("connect_args", "json", doc="JSON object passed to the DBAPI's connect()."),
+        Key("execution_options", "json", doc="JSON object of default execution options."),
+    ],
     doc=(
         "Extra keyword arguments for SQLAlchemy's create_engine (e.g. pool_size = 10, echo = true)."
     ),
