@@ -268,3 +268,29 @@ def test_db_commands_on_a_database_that_does_not_answer(tmp_path) -> None:
     assert "DB_URL: the database does not answer" in result.output
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_shell_has_the_project_and_its_models_in_its_namespace(tmp_path: Path) -> None:
+    """Without IPython the plain console reads stdin, so a piped session drives it."""
+    import subprocess
+    import sys
+
+    module = unique("shellmod")
+    cfg = write_project(tmp_path, f"[PROJECT]\nMODULES = {module}\n", {module: models_source()})
+    script = (
+        "names = dir()\n"
+        "print(sorted(set(names) & {'project', 'app', 'db', 'session', 'celery', 'House'}))\n"
+        "print(House.__tablename__, app.name == project.app.name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "flasker", "-c", str(cfg), "shell"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "['House', 'app', 'celery', 'db', 'project', 'session']" in output
+    assert "houses True" in output
