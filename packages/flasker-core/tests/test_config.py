@@ -309,11 +309,11 @@ def test_unrelated_section_lists_the_known_ones(tmp_path: Path) -> None:
 def test_extension_section_without_its_package_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "flasker_api", None)  # as if not installed
-    error = problems_of(tmp_path, "[PROJECT]\nNAME = x\n\n[API]\nPREFIX = /api\n")
+    monkeypatch.setitem(sys.modules, "flasker_console", None)  # as if not installed
+    error = problems_of(tmp_path, "[PROJECT]\nNAME = x\n\n[CONSOLE]\nURL_PREFIX = /c\n")
     assert str(error) == (
-        f"{tmp_path / 'default.cfg'}:4: [API]: "
-        "section [API] belongs to flasker-api, which is not installed (pip install flasker-api)"
+        f"{tmp_path / 'default.cfg'}:4: [CONSOLE]: section [CONSOLE] belongs to "
+        "flasker-console, which is not installed (pip install flasker-console)"
     )
 
 

@@ -92,7 +92,7 @@ def test_the_repository_serves_the_example_on_embedded_services() -> None:
     assert config.get("PROJECT", "DB_URL") is None
     assert config.db_url == f"sqlite:///{EXAMPLE / 'db.sqlite'}"
     assert config.is_embedded_broker
-    assert config.modules == ("houses.models", "houses.tasks", "houses.views")
+    assert config.modules == ("houses.models", "houses.tasks", "houses.views", "houses.api")
 
 
 def test_it_seeds_houses_and_cats_and_lists_them(example: Callable[..., Example]) -> None:
