@@ -1,0 +1,38 @@
+"""The benchmark's flasker project: House and Cat on `flasker.util.Model`, every model exposed.
+
+Imported by `Project.start()` ([PROJECT] MODULES = bench_models in the cfg run_flasker.py writes).
+The tables match `common.metadata`, which creates and fills them before the project starts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Integer, Unicode
+from sqlalchemy.orm import relationship
+
+from flasker import current_project
+from flasker.ext.api import APIManager
+from flasker.util import Model
+
+api = current_project.register_manager(APIManager(add_all_models=True))
+
+
+class House(Model):
+    id = Column(Integer, primary_key=True)
+    address = Column(Unicode(128), nullable=False)
+
+    cats = relationship("Cat", back_populates="house", order_by="Cat.id")
+
+    @property
+    @api.property(loads=["cats"])
+    def cat_count(self) -> int:
+        return len(self.cats)
+
+
+class Cat(Model):
+    id = Column(Integer, primary_key=True)
+    name = Column(Unicode(64), nullable=False)
+    color = Column(Unicode(32))
+    age = Column(Integer)
+    house_id = Column(ForeignKey("houses.id"), index=True)
+
+    house = relationship("House", back_populates="cats")
