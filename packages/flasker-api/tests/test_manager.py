@@ -344,3 +344,14 @@ def test_index_shows_the_methods_of_each_model(explicit):
 def test_index_under_read_only(read_only):
     endpoints = {e["path"]: e["methods"] for e in read_only.ok("/")["endpoints"]}
     assert endpoints["/api/barns/"] == ["GET"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/shelters/1?include=dogs", "/shelters/?include=dogs", "/shelters/1?depth=1"]
+)
+def test_authorize_applies_to_models_nested_by_include(shelters, path):
+    """A refused model must not be readable nested inside an allowed one."""
+    response = shelters.get(path, headers={"X-Deny": "1"})
+    shelters.problem(response, 403)
+    assert "Rex" not in response.get_data(as_text=True)
+    assert shelters.get(path).status_code == 200

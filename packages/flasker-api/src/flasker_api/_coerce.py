@@ -14,6 +14,7 @@ import datetime
 import decimal
 import enum
 import math
+import re
 import uuid
 from typing import Any
 
@@ -114,9 +115,13 @@ def to_json_value(field: FieldInfo, value: Any) -> Any:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+#: An optional sign, then ASCII digits; 40 digits is past any SQL integer, and keeps int() cheap.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,40}")
+
+
 def _integer(field: FieldInfo, text: str) -> int:
     stripped = text.strip()
-    if not stripped.lstrip("+-").isdigit() or not stripped.isascii():
+    if not _INTEGER.fullmatch(stripped):
         raise Invalid(f"expected an integer, got {text!r}")
     return _in_range(field, int(stripped))
 
@@ -145,7 +150,7 @@ def _string(field: FieldInfo, text: str, *, check_length: bool) -> Any:
     fmt = field.format
     try:
         if fmt == "date-time":
-            return datetime.datetime.fromisoformat(text)
+            return _stored_datetime(field, datetime.datetime.fromisoformat(text))
         if fmt == "date":
             return datetime.date.fromisoformat(text)
         if fmt == "time":
@@ -174,6 +179,19 @@ def _string(field: FieldInfo, text: str, *, check_length: bool) -> Any:
     if field.python_type is not None and field.python_type is not str:
         return text
     return text
+
+
+def _stored_datetime(field: FieldInfo, value: datetime.datetime) -> datetime.datetime:
+    """The value as the column will give it back, so a write's answer matches later reads.
+
+    A naive column keeps UTC wall time (an offset is converted, then dropped); a column with
+    a time zone reads a value without offset as UTC.
+    """
+    if field.timezone:
+        return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+    if value.tzinfo is not None:
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value
 
 
 def _enum_member(field: FieldInfo, value: Any) -> Any:

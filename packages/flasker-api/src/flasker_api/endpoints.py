@@ -26,6 +26,7 @@ from .conditional import check_if_match, etag_of, is_fresh, json_response, not_m
 from .model_info import ModelInfo, RelationInfo
 from .problems import ApiProblem, ProblemCollector, bad_field, http_problem
 from .query import (
+    IncludeTree,
     ItemQuery,
     Limits,
     ListQuery,
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from .manager import APIManager
 
 JSON_TYPES = ("application/json",)
+
+#: The largest 1-based relation position looked up; beyond it the answer is 404.
+MAX_POSITION = 10**12
 
 
 class Endpoints:
@@ -419,13 +423,12 @@ class Endpoints:
         if request.method == "POST":
             return self.create(info)
         query = parse_list_query(request.args.lists(), info, self.manager.info_for, self.limits)
+        self.authorize_includes(info, query.selection)
         return self.list_response(info, query)
 
     def create(self, info: ModelInfo) -> Response:
         payload = self.json_object()
-        item_query = parse_item_query(
-            request.args.lists(), info, self.manager.info_for, self.limits
-        )
+        item_query = self.item_query(info)
         obj = info.model()
         self.apply(info, obj, payload, "create")
         self.session.add(obj)
@@ -459,7 +462,23 @@ class Endpoints:
         return response
 
     def item_query(self, info: ModelInfo) -> ItemQuery:
-        return parse_item_query(request.args.lists(), info, self.manager.info_for, self.limits)
+        query = parse_item_query(request.args.lists(), info, self.manager.info_for, self.limits)
+        self.authorize_includes(info, query.selection)
+        return query
+
+    def authorize_includes(self, info: ModelInfo, selection: Selection) -> None:
+        """Ask the authorize hook about every model an `include` (or `depth`) would nest, so a
+        refused model cannot be read through another one's endpoint."""
+
+        def walk(owner: ModelInfo, tree: IncludeTree) -> None:
+            for name, subtree in tree:
+                relation = owner.relations[name]
+                self.authorize("include", "GET", relation.target)
+                target = self.manager.info_for(relation.target)
+                if target is not None:
+                    walk(target, subtree)
+
+        walk(info, selection.include)
 
     def relation_methods(self, info: ModelInfo, relation: RelationInfo) -> list[str]:
         methods = ["GET"] if info.allows("GET") else []
@@ -500,6 +519,7 @@ class Endpoints:
             self.limits,
             default_sort=self.default_sort(info, relation, target),
         )
+        self.authorize_includes(target, query.selection)
         return self.list_response(target, query, [with_parent(parent, attribute)])
 
     def position(
@@ -513,6 +533,10 @@ class Endpoints:
         parent = self.load(info, key)
         if position < 1:
             raise ApiProblem(404, f"positions start at 1, not {position}")
+        if position > MAX_POSITION:  # past any database's OFFSET (a signed 64-bit integer)
+            raise ApiProblem(
+                404, f"{info.collection} {key} has fewer than {position} {relation.name}"
+            )
         attribute = getattr(info.model, relation.name)
         listing = ListQuery(
             sort=self.default_sort(info, relation, target),

@@ -102,6 +102,9 @@ class FieldInfo:
     description: str | None = None
     #: Part of a foreign key (the relation's key columns, e.g. `house_id`).
     foreign_key: bool = False
+    #: A `date-time` column that stores an offset (`DateTime(timezone=True)`); naive ones hold
+    #: UTC wall time, so an offset sent by a client is converted to UTC and dropped.
+    timezone: bool = False
 
     @property
     def required(self) -> bool:
@@ -302,6 +305,7 @@ def _field_info(prop: ColumnProperty[Any]) -> FieldInfo:
         sql_type=_type_name(column.type),
         description=column.doc or column.comment,
         foreign_key=bool(column.foreign_keys),
+        timezone=bool(getattr(column.type, "timezone", False)) and fmt == "date-time",
     )
 
 
