@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import os
 import sys
 import textwrap
 import uuid
@@ -26,12 +24,10 @@ import pytest
 import sqlalchemy as sa
 
 from flasker import Project
-from flasker import globals as flasker_globals
+from flasker.model import Model
+from flasker.testing import close_project
+from flasker.testing import restored_process_state as process_state_restored
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "FLASKER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PROBLEM = "application/problem+json"
 
 
@@ -40,101 +36,15 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-# -- process state ------------------------------------------------------------------------------
-def _model() -> Any:
-    from flasker.model import Model
-
-    return Model
-
-
-@contextlib.contextmanager
-def process_state_restored() -> Iterator[None]:
-    """Undo what starting a project changes in the process (the minimal pattern of
-    flasker-core's `tests/_project_helpers.py`): project modules, sys.path, mapped models and
-    tables, active projects, Celery's default app and root-logger handlers."""
-    from celery import _state as celery_state
-
-    modules = set(sys.modules)
-    path = list(sys.path)
-    model = _model()
-    tables = set(model.metadata.tables)
-    mappers = set(model.registry.mappers)
-    active = list(flasker_globals._active)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    finalizers = set(celery_state._on_app_finalizers)
-    default_app = celery_state.default_app
-    try:
-        yield
-    finally:
-        celery_state._on_app_finalizers.intersection_update(finalizers)
-        celery_state.set_default_app(default_app)
-        celery_state._tls.current_app = None
-        for project in [p for p in flasker_globals._active if p not in active]:
-            close_project(project)
-        flasker_globals._active[:] = active
-        added = [folder for folder in sys.path if folder not in path and folder]
-        for name in set(sys.modules) - modules:
-            file = getattr(sys.modules[name], "__file__", None) or ""
-            if any(file.startswith(folder + os.sep) for folder in added):
-                del sys.modules[name]
-        sys.path[:] = path
-        new = [m for m in model.registry.mappers if m not in mappers]
-        if new:
-            if not mappers:
-                model.registry.dispose()
-            else:  # pragma: no cover - only when another suite left models mapped
-                for mapper in new:
-                    model.registry._dispose_manager_and_mapper(mapper.class_manager)
-        for name in set(model.metadata.tables) - tables:
-            model.metadata.remove(model.metadata.tables[name])
-        for handler in set(root.handlers) - set(handlers):
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(level)
-
-
-def close_project(project: Project) -> None:
-    """Release the database pool and the Celery connections of a project."""
-    if "celery" in project.__dict__:
-        project.celery.close()
-    project.close()
-
-
 # -- databases ----------------------------------------------------------------------------------
-def _service_missing(what: str, error: BaseException) -> None:
-    message = f"{what} is not answering ({type(error).__name__}: {error})"
-    if IN_CI:
-        pytest.fail(f"{message}; CI=true needs every service", pytrace=False)
-    pytest.skip(message)
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (like the root conftest's `postgres_url`, any scope)."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"flasker_api_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as error:
-        admin.dispose()
-        _service_missing("PostgreSQL at 127.0.0.1:5432", error)
-    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def db_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_database: Callable[..., contextlib.AbstractContextManager[str]],
 ) -> Iterator[str]:
     """A fresh database URL for the module: SQLite, then PostgreSQL."""
     if request.param == "sqlite":
@@ -158,7 +68,7 @@ class ApiHarness:
         self.seed = seed
         self.prefix = prefix
         self.module = sys.modules[project.config.modules[0]]
-        model = _model()
+        model = Model
         owned = {
             mapper.local_table.name
             for mapper in model.registry.mappers
@@ -236,7 +146,7 @@ class ApiHarness:
     # -- the database ---------------------------------------------------------------------------
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Every row of `table`, ordered by its primary key, read with plain SQL."""
-        metadata = _model().metadata
+        metadata = Model.metadata
         t = metadata.tables[table]
         with self.engine.connect() as connection:
             result = connection.execute(sa.select(t).order_by(*t.primary_key.columns))
@@ -251,7 +161,7 @@ class ApiHarness:
     def insert(self, table: str, *rows: Mapping[str, Any]) -> None:
         """Add rows behind the API's back (plain SQL)."""
         with self.engine.begin() as connection:
-            connection.execute(_model().metadata.tables[table].insert(), [dict(r) for r in rows])
+            connection.execute(Model.metadata.tables[table].insert(), [dict(r) for r in rows])
 
     def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         return {table.name: self.rows(table.name) for table in self.tables}

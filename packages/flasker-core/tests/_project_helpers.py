@@ -9,7 +9,6 @@ and the root logger after every test; module names are made unique with `unique(
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import subprocess
 import sys
@@ -23,7 +22,8 @@ from typing import Any
 import pytest
 
 from flasker import Project
-from flasker import globals as flasker_globals
+from flasker.testing import close_project
+from flasker.testing import restored_process_state as process_state_restored
 
 
 def unique(prefix: str) -> str:
@@ -112,46 +112,6 @@ def models_source(prefix: str = "") -> str:
     """
 
 
-@contextlib.contextmanager
-def process_state_restored() -> Iterator[None]:
-    """Undo what starting projects changes in the process: project modules in `sys.modules`,
-    `sys.path`, mapped models, active projects (closed), Celery's shared tasks and default app,
-    and root-logger handlers."""
-    modules = set(sys.modules)
-    path = list(sys.path)
-    tables = set(_model().metadata.tables)
-    mappers = set(_model().registry.mappers)
-    active = list(flasker_globals._active)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    from celery import _state as celery_state
-
-    # @shared_task registers a finalizer that adds the task to every later Celery app
-    finalizers = set(celery_state._on_app_finalizers)
-    default_app = celery_state.default_app
-    try:
-        yield
-    finally:
-        celery_state._on_app_finalizers.intersection_update(finalizers)
-        celery_state.set_default_app(default_app)
-        celery_state._tls.current_app = None
-        for project in [p for p in flasker_globals._active if p not in active]:
-            close_project(project)
-        flasker_globals._active[:] = active
-        added = [folder for folder in sys.path if folder not in path and folder]
-        for name in set(sys.modules) - modules:
-            # only project modules: a library imported lazily during the test must stay
-            file = getattr(sys.modules[name], "__file__", None) or ""
-            if any(file.startswith(folder + os.sep) for folder in added):
-                del sys.modules[name]
-        sys.path[:] = path
-        forget_models(mappers, tables)
-        for handler in set(root.handlers) - set(handlers):
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(level)
-
-
 @pytest.fixture
 def isolated() -> Iterator[None]:
     """Put back what starting projects changes in the process."""
@@ -169,26 +129,6 @@ def invoke(cfg: Path | str | None, *args: str, **kwargs: Any) -> Any:
     options = ["-c", str(cfg)] if cfg is not None else []
     with process_state_restored():
         return CliRunner().invoke(cli, [*options, *args], **kwargs)
-
-
-def _model() -> Any:
-    from flasker.model import Model
-
-    return Model
-
-
-def forget_models(keep_mappers: set[Any], keep_tables: set[str]) -> None:
-    """Unmap the models and drop the tables defined since the snapshot."""
-    model = _model()
-    new = [m for m in model.registry.mappers if m not in keep_mappers]
-    if new:
-        if not keep_mappers:
-            model.registry.dispose()
-        else:  # pragma: no cover - only when another suite mapped models at import time
-            for mapper in new:
-                model.registry._dispose_manager_and_mapper(mapper.class_manager)
-    for name in set(model.metadata.tables) - keep_tables:
-        model.metadata.remove(model.metadata.tables[name])
 
 
 @pytest.fixture
@@ -216,17 +156,6 @@ def make_project(isolated: None, tmp_path: Path) -> Iterator[Callable[..., Proje
     finally:
         for project in made:
             close_project(project)
-
-
-def close_project(project: Project) -> None:
-    """Release the database pool and the Celery connections of a project."""
-    if "celery" in project.__dict__:
-        project.celery.close()
-        backend = project.celery.__dict__.get("backend")
-        if backend is not None and hasattr(backend, "ResultSession"):
-            with contextlib.suppress(Exception):
-                backend.ResultSession().get_bind().dispose()
-    project.close()
 
 
 def wait_for(
