@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import textwrap
 import time
 import urllib.error
@@ -21,12 +22,20 @@ from ._project_helpers import flasker_command, running, wait_for
 pytestmark = pytest.mark.slow
 
 APP = '''
-from flasker import current_project
+from flasker import Manager, current_project
 from flasker.util import Model
 from sqlalchemy import Column, Integer, String
 
 app = current_project.app
 celery = current_project.celery
+
+
+class Announcer(Manager):
+    def on_serve(self, project, serving):
+        print(f"on_serve loopback={serving.is_loopback} prod={serving.prod}", flush=True)
+
+
+current_project.register_manager(Announcer())
 
 
 class Note(Model):
@@ -55,6 +64,13 @@ def send(text):
 def result(task_id):
     outcome = celery.AsyncResult(task_id)
     return {"state": outcome.state, "result": outcome.result if outcome.ready() else None}
+
+
+@app.route("/login")
+def login():
+    from flask import session
+    session["seen"] = True
+    return {"ok": True}
 
 
 @app.route("/boom")
@@ -96,8 +112,8 @@ def get(url: str, method: str = "GET", timeout: float = 5) -> tuple[int, dict | 
 def server_factory() -> Iterator[Callable[..., LiveServer]]:
     servers: list[LiveServer] = []
 
-    def start(cfg: Path, *args: str) -> LiveServer:
-        server = LiveServer(cfg, *args)
+    def start(cfg: Path, *args: str, env: dict[str, str] | None = None) -> LiveServer:
+        server = LiveServer(cfg, *args, env=env)
         servers.append(server)
         try:
             return server.start()
@@ -146,6 +162,8 @@ def test_embedded_server_runs_a_task_that_writes_through_the_session(tmp_path, s
 
     status, body = get(server.url + "/")
     assert (status, body) == (200, {"notes": []})
+    # managers hear how the app is served (flasker-auth's development sign-in link needs it)
+    assert "on_serve loopback=True prod=False" in server.output()
 
     status, sent = get(server.url + "/send/hello", method="POST")
     assert status == 200
@@ -189,12 +207,43 @@ def test_no_worker_flag_leaves_tasks_queued(tmp_path, server_factory):
     assert get(f"{server.url}/result/{sent['id']}")[1]["state"] == "PENDING"
 
 
-def test_prod_mode_serves_with_gunicorn(tmp_path, server_factory):
+PROD_SECRET = "\n[APP]\nSECRET_KEY = ${APP_SECRET:-shared-by-every-checkout}\n"
+
+
+def test_prod_mode_serves_with_gunicorn_and_secure_cookies(tmp_path, server_factory):
+    cfg = make_project(tmp_path, "srv_prod", PROD_SECRET)
     server = server_factory(
-        make_project(tmp_path, "srv_prod"), "--prod", "--workers", "2", "--no-worker"
+        cfg, "--prod", "--workers", "2", "--no-worker", env={"APP_SECRET": "s" * 32}
     )
     assert get(server.url + "/") == (200, {"notes": []})
     assert "gunicorn" in server.output().lower()
+    with urllib.request.urlopen(server.url + "/login", timeout=5) as response:
+        cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("cfg_extra", "env", "message"),
+    [
+        ("", {}, "--prod needs a SECRET_KEY"),
+        (PROD_SECRET, {}, "refuses the default SECRET_KEY written in"),
+        (PROD_SECRET, {"APP_SECRET": "short"}, "shorter than 16 characters"),
+    ],
+)
+def test_prod_mode_refuses_a_missing_default_or_short_secret(tmp_path, cfg_extra, env, message):
+    cfg = make_project(tmp_path, "srv_secret", cfg_extra)
+    result = subprocess.run(
+        flasker_command(cfg, "server", "--prod", "--no-worker", "--port", str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.redis

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .exceptions import ProjectError
+from .manager import ServeInfo
+
 if TYPE_CHECKING:
     from .cli import ScriptInfo
     from .project import Project
@@ -49,8 +52,16 @@ def serve(
     """Load the project, start the embedded worker when needed, then serve until stopped."""
     project = info.load_project()
     config = project.config
+    if prod:
+        require_production_secret(project)
+        if "SESSION_COOKIE_SECURE" not in config.app:
+            project.app.config["SESSION_COOKIE_SECURE"] = True
     _exit_cleanly_on_sigterm()
     reloader_parent = debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true"
+    if not reloader_parent:
+        serving = ServeInfo(host=host, port=port, debug=debug, prod=prod)
+        for manager in list(project.managers):
+            manager.on_serve(project, serving)
     if config.is_embedded_broker and with_worker and not reloader_parent:
         start_embedded_worker(project)
     elif not config.is_embedded_broker and not reloader_parent:
@@ -73,6 +84,36 @@ def serve(
             use_debugger=debug,
             threaded=True,
             extra_files=[str(config.path)] if debug else None,
+        )
+
+
+#: Shorter secrets are guessable; Flask signs sessions with this key.
+MIN_SECRET_LENGTH = 16
+
+
+def require_production_secret(project: Project) -> None:
+    """Refuse to serve in production with no SECRET_KEY, a short one, or the default text of a
+    `${SECRET_KEY:-default}` (the value every checkout of the project shares)."""
+    config = project.config
+    secret = project.app.secret_key
+    line = config.line_of("APP", "SECRET_KEY")
+    where = f"{config.path}:{line}" if line else str(config.path)
+    fallback = config.fallbacks.get(("APP", "SECRET_KEY"))
+    if not secret:
+        raise ProjectError(
+            f"--prod needs a SECRET_KEY: add 'SECRET_KEY = ${{SECRET_KEY}}' to [APP] in "
+            f"{config.path} and set the SECRET_KEY environment variable"
+        )
+    if fallback and secret == config.app.get("SECRET_KEY"):
+        names = " or ".join(fallback)
+        raise ProjectError(
+            f"--prod refuses the default SECRET_KEY written in {where}: set the environment "
+            f"variable {names} (e.g. to the output of: python -c 'import secrets; "
+            "print(secrets.token_hex(32))')"
+        )
+    if len(str(secret)) < MIN_SECRET_LENGTH:
+        raise ProjectError(
+            f"--prod refuses a SECRET_KEY shorter than {MIN_SECRET_LENGTH} characters ({where})"
         )
 
 

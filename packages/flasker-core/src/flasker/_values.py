@@ -24,11 +24,14 @@ class ValueProblem(ValueError):
     """A raw value cannot be read; the message says why, without the location."""
 
 
-def interpolate(raw: str, environ: Mapping[str, str] | None = None) -> str:
+def interpolate(
+    raw: str, environ: Mapping[str, str] | None = None, fallbacks: list[str] | None = None
+) -> str:
     """Replace `${VAR}` and `${VAR:-default}` with environment values; `$$` is a literal `$`.
 
     A `${VAR}` with no default and no such variable is an error, so a missing secret fails at
-    start-up instead of becoming an empty password.
+    start-up instead of becoming an empty password. The names of variables whose default was
+    used are appended to `fallbacks` (production refuses a SECRET_KEY that came from one).
     """
     env = os.environ if environ is None else environ
 
@@ -46,6 +49,8 @@ def interpolate(raw: str, environ: Mapping[str, str] | None = None) -> str:
         if value is not None and (value != "" or default is None):
             return value
         if default is not None:
+            if fallbacks is not None:
+                fallbacks.append(name)
             return default
         raise ValueProblem(
             f"environment variable {name} is not set (set it, or write ${{{name}:-default}})"

@@ -37,6 +37,8 @@ class Config:
     sections: Mapping[str, Mapping[str, Any]]
     lines: Mapping[tuple[str, str], int | None] = field(repr=False)
     version: str = field(repr=False)
+    #: (section, key) → the environment variables whose `${VAR:-default}` default was used.
+    fallbacks: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -140,6 +142,7 @@ def parse_config(
 
     values: dict[str, Mapping[str, Any]] = {}
     lines: dict[tuple[str, str], int | None] = {}
+    fallbacks: dict[tuple[str, str], tuple[str, ...]] = {}
     for name, entries in sections.items():
         found = schema.lookup(name)
         if found is None:
@@ -161,12 +164,15 @@ def parse_config(
 
         typed_entries = []
         for entry in entries:
+            used: list[str] = []
             try:
                 typed_entries.append(
-                    schema.Entry(entry.key, _values.interpolate(entry.raw, env), entry.line)
+                    schema.Entry(entry.key, _values.interpolate(entry.raw, env, used), entry.line)
                 )
             except _values.ValueProblem as problem:
                 report(entry, str(problem))
+            if used:
+                fallbacks[(name, entry.key)] = tuple(used)
         section_values = {**declared.defaults(), **validate(typed_entries, report)}
         values[name] = MappingProxyType(section_values)
         written = {e.key: e.line for e in entries}
@@ -178,7 +184,13 @@ def parse_config(
     for name in ("PROJECT",):  # always present, with its defaults
         if name not in values:
             values[name] = MappingProxyType(schema.lookup(name)[0].defaults())  # type: ignore[index]
-    return Config(file, MappingProxyType(values), MappingProxyType(lines), version_of(text))
+    return Config(
+        file,
+        MappingProxyType(values),
+        MappingProxyType(lines),
+        version_of(text),
+        MappingProxyType(fallbacks),
+    )
 
 
 def _line_of_renamed(key: str, entries: list[schema.Entry], section: str) -> int | None:

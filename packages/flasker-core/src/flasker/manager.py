@@ -14,10 +14,33 @@ and finish its work when the project starts, after every module is imported::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .project import Project
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    """How `flasker server` is about to serve the app (given to `Manager.on_serve`)."""
+
+    host: str
+    port: int
+    debug: bool
+    prod: bool
+
+    @property
+    def is_loopback(self) -> bool:
+        """Only this machine can connect (127.0.0.0/8, ::1, localhost)."""
+        import ipaddress
+
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 class Manager:
@@ -31,6 +54,10 @@ class Manager:
 
     def on_start(self, project: Project) -> None:
         """Called once every module is imported (every model and view exists)."""
+
+    def on_serve(self, project: Project, serving: ServeInfo) -> None:
+        """Called by `flasker server` in the process that serves, just before it serves (e.g.
+        flasker-auth prints a one-time sign-in link for local development)."""
 
     def settings(self, project: Project) -> dict[str, Any]:
         """This manager's cfg section as a dict (empty without a section)."""

@@ -81,6 +81,9 @@ class Project:
         )
         app.json = OrjsonProvider(app)
         init_assets(app)
+        # Session cookies are HttpOnly already (Flask's default); SameSite=Lax keeps them off
+        # cross-site POSTs. The cfg may say otherwise; `flasker server --prod` adds Secure.
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
         app.config.update(config.app)
         app.extensions["flasker"] = self
         self._attach_session_lifecycle(app)

@@ -218,9 +218,16 @@ class LiveServer:
     would, so the server stops its embedded worker itself.
     """
 
-    def __init__(self, cfg: str | os.PathLike[str], *args: str, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        cfg: str | os.PathLike[str],
+        *args: str,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.cfg = Path(cfg)
         self.args = args
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log or self.cfg.parent / "server.log"
@@ -238,7 +245,7 @@ class LiveServer:
                 command,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
