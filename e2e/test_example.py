@@ -41,3 +41,18 @@ def test_adoption_moves_a_cat_and_failures_show_no_traceback(page: Page, example
     page.get_by_role("button", name="Run a failing task").click()
     expect(page.get_by_text("FAILURE")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Traceback")).to_have_count(0)
+
+
+def test_api_docs_page_lists_the_examples_endpoints(page: Page, example_server) -> None:
+    page.goto(example_server.url + "/api/docs")
+    expect(page.get_by_role("heading", name=re.compile("Houses API"))).to_be_visible()
+    expect(page.get_by_text("/api/houses/{id}/cats/", exact=True).first).to_be_visible()
+    # the page's data is real: the API it documents answers with the example's houses
+    response = page.request.get(example_server.url + "/api/houses/?include=cats")
+    assert response.ok
+    houses = response.json()["data"]
+    assert [h["address"] for h in houses][:2] == [
+        "1 Rue des Chats, Paris",
+        "42 Wallaby Way, Sydney",
+    ]
+    assert {c["name"] for c in houses[0]["cats"]} == {"Felix", "Garfield"}
