@@ -33,6 +33,7 @@ celery = current_project.celery
 class Announcer(Manager):
     def on_serve(self, project, serving):
         print(f"on_serve loopback={serving.is_loopback} prod={serving.prod}", flush=True)
+        print(f"on_serve port={serving.port}", flush=True)
 
 
 current_project.register_manager(Announcer())
@@ -272,3 +273,27 @@ def test_flower_runs_on_the_embedded_broker_under_a_prefix(tmp_path) -> None:
                 return None
 
         assert wait_for(health, timeout=30, what="flower to answer") == (200, "OK")
+
+
+def test_port_0_serves_on_the_port_managers_are_told(tmp_path) -> None:
+    cfg = make_project(tmp_path, "srv_port0")
+    log = tmp_path / "port0.log"
+    with running(flasker_command(cfg, "server", "--port", "0", "--no-worker"), log):
+
+        def announced() -> int | None:
+            text = log.read_text() if log.exists() else ""
+            for line in text.splitlines():
+                if line.startswith("on_serve port="):
+                    return int(line.split("=")[1])
+            return None
+
+        port = wait_for(announced, timeout=30, what="the announced port")
+        assert port != 0
+
+        def answers() -> tuple[int, dict | str] | None:
+            try:
+                return get(f"http://127.0.0.1:{port}/", timeout=1)
+            except (urllib.error.URLError, OSError):
+                return None
+
+        assert wait_for(answers, timeout=30, what="the server on that port") == (200, {"notes": []})

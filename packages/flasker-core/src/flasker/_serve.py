@@ -52,6 +52,11 @@ def serve(
     """Load the project, start the embedded worker when needed, then serve until stopped."""
     project = info.load_project()
     config = project.config
+    if port == 0:
+        # pick it now, so what managers are told (and print) is the real address
+        from ._net import free_port
+
+        port = free_port(host)
     if prod:
         require_production_secret(project)
         if "SESSION_COOKIE_SECURE" not in config.app:

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._net import free_port
+
 if TYPE_CHECKING:
     from click.testing import Result
     from flask import Flask
@@ -195,15 +197,6 @@ def _forget_models(keep_mappers: set[Any], keep_tables: set[str]) -> None:
 
 
 # -- end-to-end: a real `flasker server` -----------------------------------------------------------
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (the OS picks it)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class ServerFailed(Exception):
     """The server exited or did not answer; the message carries its log."""
 
