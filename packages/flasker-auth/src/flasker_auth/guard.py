@@ -1,0 +1,183 @@
+"""Closed by default: every request needs a signed-in user unless its view is public.
+
+Once an `AuthManager` is registered, a `before_request` lets through only `@public` views,
+`PUBLIC_ENDPOINTS`, static files (any endpoint named `static` or ending in `.static`) and the
+auth routes. Everything else needs a user, from the session or, under the API's URL prefix,
+from an `Authorization: Bearer` token. Refusals:
+
+- pages: 302 to the sign-in route with a `next` that stays on the site;
+- API requests (under the API's prefix, or asking for JSON and not HTML): 401
+  `application/problem+json` with `WWW-Authenticate: Bearer realm=...`; a token without the
+  scope of the method, or a viewer writing through the API, gets 403.
+
+Decorators for views::
+
+    @app.get("/about")
+    @public
+    def about(): ...
+
+    @app.post("/settings")
+    @roles_required("admin")
+    def settings(): ...
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flask import current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from .policy import ADMIN
+from .safety import safe_next
+from .tokens import READ_METHODS, find_token, note_use, scope_for
+
+if TYPE_CHECKING:
+    from flask import Response
+
+    from .manager import AuthManager
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PUBLIC_MARK = "_flasker_public"
+PROBLEM_MIMETYPE = "application/problem+json"
+
+
+def public(view: F) -> F:
+    """Mark a view as open to anonymous visitors (put it under `@app.route`)."""
+    setattr(view, PUBLIC_MARK, True)
+    return view
+
+
+def login_required(view: F) -> F:
+    """Require a signed-in user (the guard already does, unless the view is `@public`)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return _manager().refuse_anonymous()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Require a signed-in user with one of `roles` (403 otherwise)."""
+    if not roles:
+        raise TypeError("roles_required needs at least one role, e.g. roles_required('admin')")
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            manager = _manager()
+            if not current_user.is_authenticated:
+                return manager.refuse_anonymous()
+            if current_user.role not in roles:
+                return manager.refuse_forbidden(
+                    f"this needs the role {' or '.join(roles)}; you are {current_user.role}"
+                )
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _manager() -> AuthManager:
+    manager = current_app.extensions.get("flasker_auth")
+    if manager is None:
+        raise RuntimeError("no AuthManager is registered on this app")
+    return manager  # type: ignore[no-any-return]
+
+
+# -- the before_request ----------------------------------------------------------------------
+def is_public_endpoint(manager: AuthManager, endpoint: str | None) -> bool:
+    """May an anonymous client reach `endpoint`?"""
+    if endpoint is None:  # no rule matched: Flask answers 404/405 itself
+        return True
+    if endpoint == "static" or endpoint.endswith(".static"):
+        return True
+    if endpoint.startswith(manager.blueprint_name + "."):
+        return True
+    if endpoint in manager.public_endpoints:
+        return True
+    view = current_app.view_functions.get(endpoint)
+    if view is None:
+        return False
+    view_class = getattr(view, "view_class", None)
+    return bool(getattr(view, PUBLIC_MARK, False) or getattr(view_class, PUBLIC_MARK, False))
+
+
+def check_request(manager: AuthManager) -> Response | None:
+    """The guard: None lets the request through, else the refusal."""
+    if request.endpoint is not None and request.endpoint.startswith(manager.blueprint_name + "."):
+        return None
+    is_api = manager.is_api_request()
+    bearer = _bearer_token()
+    if bearer is not None and is_api:
+        refusal = _authenticate_token(manager, bearer)
+        if refusal is not None:
+            return None if is_public_endpoint(manager, request.endpoint) else refusal
+        return None
+    if is_public_endpoint(manager, request.endpoint):
+        return None
+    if not current_user.is_authenticated:
+        return manager.refuse_anonymous()
+    if is_api and request.method not in READ_METHODS and current_user.role != ADMIN:
+        return manager.refuse_forbidden(
+            f"{current_user.email} is a {current_user.role}: viewers may only read through the "
+            f"API; an admin can run 'flasker auth user role {current_user.email} admin'"
+        )
+    return None
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip()
+
+
+def _authenticate_token(manager: AuthManager, presented: str) -> Response | None:
+    """Sign the request in with the token, or return the 401/403 refusal."""
+    session = manager.db_session()
+    models = manager.models
+    record = find_token(session, models, presented)
+    if record is None:
+        return manager.refuse_token("the bearer token is not valid")
+    status = record.status()
+    if status != "active":
+        return manager.refuse_token(f"the bearer token is {status}")
+    user = session.get(models.User, record.user_id)
+    if user is None or not manager.may_use(user):
+        return manager.refuse_token("the bearer token's user may no longer sign in")
+    needed = scope_for(request.method)
+    if needed not in record.scope_set:
+        return manager.refuse_forbidden(
+            f"this token lacks the {needed} scope needed for {request.method} "
+            f"(it has: {record.scopes or 'none'})"
+        )
+    if note_use(record):
+        session.commit()
+    _set_request_user(user)
+    g.flasker_auth_token = record
+    return None
+
+
+def _set_request_user(user: Any) -> None:
+    """Make `user` Flask-Login's `current_user` for this request only, without touching the
+    session cookie (Flask-Login 0.6 keeps the request's user in `g._login_user`)."""
+    g._login_user = user
+
+
+def login_url(manager: AuthManager) -> str:
+    """The sign-in route, with `next` pointing back at the current request."""
+    target = request.full_path if request.query_string else request.path
+    return url_for(f"{manager.blueprint_name}.login", next=safe_next(target))
+
+
+def redirect_to_login(manager: AuthManager) -> Response:
+    return redirect(login_url(manager), 302)
