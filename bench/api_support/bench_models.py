@@ -1,7 +1,9 @@
 """The benchmark's flasker project: House and Cat on `flasker.util.Model`, every model exposed.
 
-Imported by `Project.start()` ([PROJECT] MODULES = bench_models in the cfg run_flasker.py writes).
-The tables match `common.metadata`, which creates and fills them before the project starts.
+`House.cat_count` is counted by the database (`count="cats"`); `LoadedHouse` maps the same
+table with the `loads=` form of the property, for W6L. Imported by `Project.start()`
+([PROJECT] MODULES = bench_models in the cfg run_flasker.py writes). The tables match
+`common.metadata`, which creates and fills them before the project starts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class House(Model):
     cats = relationship("Cat", back_populates="house", order_by="Cat.id")
 
     @property
-    @api.property(loads=["cats"])
+    @api.property(count="cats")  # counted by the database, in the page's query
     def cat_count(self) -> int:
         return len(self.cats)
 
@@ -36,3 +38,20 @@ class Cat(Model):
     house_id = Column(ForeignKey("houses.id"), index=True)
 
     house = relationship("House", back_populates="cats")
+
+
+class LoadedHouse(Model):
+    """The same houses with `cat_count` computed in Python over `loads=["cats"]` (W6L): one
+    extra query per page, 1,000 cat entities built for 100 houses."""
+
+    __table__ = House.__table__
+
+    cats = relationship("Cat", viewonly=True, order_by="Cat.id")
+
+    @property
+    @api.property(loads=["cats"])
+    def cat_count(self) -> int:
+        return len(self.cats)
+
+
+api.add_model(LoadedHouse, collection="loaded_houses", methods=["GET"])

@@ -294,6 +294,7 @@ WORKLOADS = {
     "W4": "POST a cat",
     "W5": "cats filtered (color, age>=) + sorted (-age,name), page of 100",
     "W6": "page of 100 houses with cat_count (a property over a relation)",
+    "W6L": "W6 with cat_count computed in Python over loads= (flasker-api only)",
 }
 
 
@@ -544,4 +545,5 @@ def hand_calls() -> dict[str, Call]:
             lambda data: check_filtered(envelope(data)),
         ),
         "W6": Call("GET", "/hand/houses/?limit=100&fields=id,address,cat_count", w6),
+        "W6L": Call("GET", "/hand/houses/?limit=100&fields=id,address,cat_count", w6),
     }

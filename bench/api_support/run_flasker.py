@@ -94,6 +94,7 @@ def flasker_calls() -> dict[str, Call]:
             lambda data: check_filtered(envelope(data)),
         ),
         "W6": Call("GET", "/api/houses/?limit=100&fields=id,address,cat_count", w6),
+        "W6L": Call("GET", "/api/loaded_houses/?limit=100&fields=id,address,cat_count", w6),
     }
 
 

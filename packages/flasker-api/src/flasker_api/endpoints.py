@@ -9,8 +9,9 @@ after a rollback: a request that answers with an error has changed nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -36,8 +37,9 @@ from .query import (
     parse_item_query,
     parse_list_query,
 )
-from .serialize import SerializerCache, dumps, shown_attributes
-from .statements import count_statement, key_clause, loader_options, page_statement
+from .reader import Plan, ReadPlans, entity_values
+from .serialize import SerializerCache, dumps
+from .statements import count_statement, loader_options, page_statement
 
 if TYPE_CHECKING:
     from .manager import APIManager
@@ -54,6 +56,7 @@ class Endpoints:
     def __init__(self, manager: APIManager) -> None:
         self.manager = manager
         self.serializers = SerializerCache(manager.info_for)
+        self.plans = ReadPlans(manager.info_for)
         options = manager.options
         self.prefix = options.url_prefix
         self.limits = Limits(
@@ -87,6 +90,22 @@ class Endpoints:
         column (`/api/cats/<name>`); 404 naming what was expected otherwise."""
         session = self.session
         options = list(options)
+        for names, values in self.key_candidates(info, key_text):
+            clause = sa.and_(
+                *(getattr(info.model, n) == v for n, v in zip(names, values, strict=True))
+            )
+            found = session.execute(
+                sa.select(info.model).where(clause).options(*options)
+            ).scalar_one_or_none()
+            if found is not None:
+                return found
+        raise self.not_found(info, key_text)
+
+    def key_candidates(
+        self, info: ModelInfo, key_text: str
+    ) -> Iterator[tuple[tuple[str, ...], list[Any]]]:
+        """What a URL's key may mean, in order: (attribute names, values) of the primary key,
+        then of each unique column the text is a valid value of."""
         parts = key_text.split(",") if info.is_composite else [key_text]
         if len(parts) == len(info.primary_key):
             try:
@@ -95,41 +114,72 @@ class Endpoints:
                     for n, p in zip(info.primary_key, parts, strict=True)
                 ]
             except _coerce.Invalid:
-                key = None
-            if key is not None:
-                found = session.execute(
-                    sa.select(info.model).where(key_clause(info, key)).options(*options)
-                ).scalar_one_or_none()
-                if found is not None:
-                    return found
+                pass
+            else:
+                yield info.primary_key, key
         for name in info.lookups:
             try:
                 value = _coerce.from_text(info.fields[name], key_text)
             except _coerce.Invalid:
                 continue
-            found = session.execute(
-                sa.select(info.model).where(getattr(info.model, name) == value).options(*options)
-            ).scalar_one_or_none()
-            if found is not None:
-                return found
+            yield (name,), [value]
+
+    def not_found(self, info: ModelInfo, key_text: str) -> ApiProblem:
         shape = ",".join(info.primary_key)
         alternatives = "".join(f" or its {n}" for n in info.lookups)
-        raise ApiProblem(
+        return ApiProblem(
             404,
             f"no {info.collection} with key {key_text!r} (the URL names its {shape}{alternatives})",
+        )
+
+    def read_one(self, info: ModelInfo, key_text: str, plan: Plan) -> Response:
+        """GET of one entity when nothing shown needs an ORM entity (reader.py): plain rows on
+        a connection, through a statement built once per plan and key shape."""
+        with self.read_connection() as connection:
+            for names, values in self.key_candidates(info, key_text):
+                statement = plan.by(names)
+                params = {f"k{i}": v for i, v in enumerate(values)}
+                row = connection.execute(statement, params).first()
+                if row is not None:
+                    return self.one_response(dumps(plan.one(connection, row)))
+        raise self.not_found(info, key_text)
+
+    def read_connection(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """Where reads run: the session's connection when the request already has a session
+        (its transaction sees what the request did), else a connection of the engine's pool
+        (no session, no unit of work, nothing to commit)."""
+        assert self.manager.project is not None
+        db = self.manager.project.db
+        if db.session.registry.has():
+            return contextlib.nullcontext(db.session().connection())
+        return db.engine.connect()
+
+    def entity_values(
+        self, info: ModelInfo, selection: Selection, objects: list[Any]
+    ) -> dict[int, tuple[Any, ...]] | None:
+        """The properties the database computes, for ORM entities about to be serialized."""
+        if not selection.include and not any(p.in_sql for p in info.properties.values()):
+            return None
+        return entity_values(
+            self.plans, self.session, info, selection, objects, self.manager.info_for
         )
 
     def render_one(
         self, info: ModelInfo, obj: Any, selection: Selection, status: int = 200, **headers: str
     ) -> Response:
-        body = dumps(self.serializers.get(info, selection).one(obj))
+        values = self.entity_values(info, selection, [obj])
+        body = dumps(self.serializers.get(info, selection).one(obj, values))
+        return self.one_response(body, status, **headers)
+
+    def one_response(self, body: bytes, status: int = 200, **headers: str) -> Response:
         etag = etag_of(body)
         if status == 200 and request.method in ("GET", "HEAD") and is_fresh(request, etag):
             return not_modified(etag)
         return json_response(body, status, etag=etag, headers=headers)
 
     def plain_etag(self, info: ModelInfo, obj: Any) -> str:
-        return etag_of(dumps(self.serializers.get(info, self.plain).one(obj)))
+        values = self.entity_values(info, self.plain, [obj])
+        return etag_of(dumps(self.serializers.get(info, self.plain).one(obj, values)))
 
     def list_response(
         self,
@@ -137,42 +187,37 @@ class Endpoints:
         query: ListQuery,
         extra_where: Iterable[Any] = (),
     ) -> Response:
-        lookup = self.manager.info_for
         extra_where = list(extra_where)
-        session = self.session
-        chosen = query.selection.fields_for(info.collection)
-        shown = shown_attributes(info, chosen)
-        plain = not query.selection.include and all(n in info.fields for n in shown)
-        if plain:  # columns only: Core rows, no ORM entity
-            keys = [n for n, _ in cursor_keys(info, query.sort)]
-            names = (*shown, *(k for k in keys if k not in shown))
-            statement = page_statement(info, query, (), extra_where, columns=names)
-            rows: list[Any] = list(session.execute(statement).all())
+        keys = [name for name, _ in cursor_keys(info, query.sort)]
+        plan = self.plans.get(info, query.selection, tuple(keys))
+        last_values: list[Any] | None = None
+        if plan is not None:  # nothing shown needs an ORM entity: plain rows (reader.py)
+            with self.read_connection() as connection:
+                if not query.filters and query.after is None and not extra_where:
+                    # the shape of most list requests: statements built once, bound values
+                    statement, counter = self.unfiltered(info, query, plan)
+                    params = {"limit": query.limit + 1, "offset": query.offset or 0}
+                    rows: list[Any] = connection.execute(statement, params).all()
+                else:
+                    statement = page_statement(info, query, (), extra_where, columns=plan.columns)
+                    rows, counter = connection.execute(statement).all(), None
+                rows, has_more, total = self.page_of(
+                    rows, query, connection, info, extra_where, counter
+                )
+                if has_more:
+                    last_values = [rows[-1][plan.position(name)] for name in keys]
+                data = plan.many(connection, rows)
         else:
-            options = loader_options(info, query.selection, lookup)
+            session = self.session
+            options = loader_options(info, query.selection, self.manager.info_for)
             statement = page_statement(info, query, options, extra_where)
             rows = list(session.execute(statement).scalars().all())
-        has_more = len(rows) > query.limit
-        if has_more:
-            rows = rows[: query.limit]
-        total: int | None = None
-        if query.count:
-            if query.after is None and not has_more and (rows or not query.offset):
-                total = (query.offset or 0) + len(rows)
-            else:
-                total = session.execute(count_statement(info, query, extra_where)).scalar_one()
-        next_url = None
-        if has_more:
-            last = rows[-1]
-            if plain:
-                values = [last[names.index(name)] for name, _ in cursor_keys(info, query.sort)]
-            else:
-                values = [getattr(last, name) for name, _ in cursor_keys(info, query.sort)]
-            next_url = self.next_url(info, query, values)
-        if plain:
-            data = self.serializers.rows(info, names, len(shown))(rows)
-        else:
-            data = self.serializers.get(info, query.selection).many(rows)
+            rows, has_more, total = self.page_of(rows, query, session, info, extra_where)
+            if has_more:
+                last_values = [getattr(rows[-1], name) for name in keys]
+            values = self.entity_values(info, query.selection, rows)
+            data = self.serializers.get(info, query.selection).many(rows, values)
+        next_url = None if last_values is None else self.next_url(info, query, last_values)
         envelope = {
             "data": data,
             "meta": {
@@ -189,6 +234,42 @@ class Endpoints:
             return not_modified(etag)
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
         return json_response(body, etag=etag, headers=headers)
+
+    def page_of(
+        self,
+        rows: list[Any],
+        query: ListQuery,
+        executor: Any,
+        info: ModelInfo,
+        extra_where: list[Any],
+        counter: Any = None,
+    ) -> tuple[list[Any], bool, int | None]:
+        """(the page's rows, whether more follow, the total when counted): the page query
+        reads one row more than the limit; the count runs only when the page cannot tell."""
+        has_more = len(rows) > query.limit
+        if has_more:
+            rows = rows[: query.limit]
+        total: int | None = None
+        if query.count:
+            if query.after is None and not has_more and (rows or not query.offset):
+                total = (query.offset or 0) + len(rows)
+            else:
+                counter = (
+                    counter if counter is not None else count_statement(info, query, extra_where)
+                )
+                total = executor.execute(counter).scalar_one()
+        return rows, has_more, total
+
+    def unfiltered(self, info: ModelInfo, query: ListQuery, plan: Plan) -> tuple[Any, Any]:
+        """The page and count statements of an unfiltered list, by sort: built once per plan,
+        with the limit and offset as bound parameters."""
+        found = plan.pages.get(query.sort)
+        if found is None:
+            template = ListQuery(sort=query.sort, limit=0)
+            page = page_statement(info, template, (), columns=plan.columns)
+            page = page.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
+            found = plan.pages[query.sort] = (page, count_statement(info, template))
+        return found
 
     def next_url(self, info: ModelInfo, query: ListQuery, last_values: list[Any]) -> str:
         """This request's URL for the next page: by offset when it used one, else a cursor
@@ -381,11 +462,16 @@ class Endpoints:
             raise _database_problem(error) from None
 
     def commit(self) -> None:
+        """Commit the request's unit of work, then end the session: what the request did is
+        stored, and flasker's own commit at the end of the request has nothing left to do
+        (an empty commit would still check a connection out of the pool)."""
         try:
             self.session.commit()
         except Exception as error:
             self.session.rollback()
             raise _database_problem(error) from None
+        assert self.manager.project is not None
+        self.manager.project.db.remove()
 
     # -- views ----------------------------------------------------------------------------------
     def index(self) -> Response:
@@ -443,6 +529,9 @@ class Endpoints:
         self.authorize("item", method, info.model)
         if method in ("GET", "HEAD"):
             query = self.item_query(info)
+            plan = self.plans.get(info, query.selection)
+            if plan is not None:
+                return self.read_one(info, key, plan)
             obj = self.load(info, key, loader_options(info, query.selection, self.manager.info_for))
             return self.render_one(info, obj, query.selection)
         query = self.item_query(info) if method != "DELETE" else ItemQuery()

@@ -30,6 +30,7 @@ from flasker.manager import Manager
 from .exceptions import APISetupError
 from .model_info import (
     ALL_METHODS,
+    PROPERTY_MARK,
     ModelInfo,
     PropertyOptions,
     api_property,
@@ -302,26 +303,32 @@ class APIManager(Manager):
         self,
         loads: Iterable[str] = (),
         *,
+        count: str | None = None,
+        expression: Callable[[], Any] | None = None,
         model: type | None = None,
         name: str | None = None,
         description: str | None = None,
     ) -> Callable[[F], F]:
-        """Declare a read-only property shown in responses, and the relations it reads.
+        """Declare a read-only property shown in responses: the relations Python reads to
+        compute it (`loads=`, one extra query per page), or how the database computes it
+        (`count=` a to-many relation, or an SQL `expression=`; no extra query, no entity).
 
         Under `@property` in a model, it marks the getter. With `model=`, it adds a computed
         property to a model from outside (and sets it on the class, if the name is free)::
 
-            @api.property(loads=["cats"], model=House)
+            @api.property(count="cats", model=House)
             def cat_count(house: House) -> int:
-                return len(house.cats)
+                return len(house.cats)  # Python's value, outside the API
         """
         if model is None:
-            return api_property(loads, description)  # type: ignore[return-value]
+            return api_property(  # type: ignore[return-value]
+                loads, description, count=count, expression=expression
+            )
 
         def register(function: F) -> F:
             key = name or function.__name__
-            options = PropertyOptions(tuple(loads), description)
-            api_property(loads, description)(function)
+            api_property(loads, description, count=count, expression=expression)(function)
+            options = getattr(function, PROPERTY_MARK)
             self._extra_properties.setdefault(model, []).append((key, function, options))
             if not hasattr(model, key):
                 setattr(model, key, property(function))

@@ -47,19 +47,40 @@ class PropertyOptions:
 
     loads: tuple[str, ...] = ()
     description: str | None = None
+    #: The property is the number of related entities of this to-many relation, counted by
+    #: the database (no entity is loaded).
+    count: str | None = None
+    #: `() -> SQL expression` correlated to the model's table (a scalar subquery or a column
+    #: expression): the database computes the property, in the query that reads the row.
+    expression: Callable[[], Any] | None = None
 
 
-def api_property(loads: Iterable[str] = (), description: str | None = None) -> Callable[[Any], Any]:
-    """Mark a read-only property's getter: the relations it reads (loaded once per page).
+def api_property(
+    loads: Iterable[str] = (),
+    description: str | None = None,
+    *,
+    count: str | None = None,
+    expression: Callable[[], Any] | None = None,
+) -> Callable[[Any], Any]:
+    """Mark a read-only property's getter: the relations it reads (loaded once per page), or
+    how the database computes it (`count=` a to-many relation, or an SQL `expression=`).
 
     Use under `@property` (or over it); `APIManager.property` is the same decorator::
 
         @property
-        @api_property(loads=["cats"])
+        @api_property(loads=["cats"])  # Python computes it: one extra query per page
         def cat_count(self) -> int:
             return len(self.cats)
+
+        @property
+        @api_property(count="cats")  # SQL computes it, in the query that reads the house
+        def cat_total(self) -> int:
+            return len(self.cats)  # what Python code outside the API sees
     """
-    options = PropertyOptions(tuple(loads), description)
+    loads = tuple(loads)
+    if sum(map(bool, (loads, count, expression))) > 1:
+        raise ValueError("give one of loads=, count= or expression=, not several")
+    options = PropertyOptions(loads, description, count, expression)
 
     def mark(target: Any) -> Any:
         function = target.fget if isinstance(target, property) else target
@@ -150,6 +171,15 @@ class PropertyInfo:
     #: The return annotation as written (a type or a string), None when absent.
     annotation: Any = None
     description: str | None = None
+    #: `count=`: the to-many relation whose entities the database counts.
+    count: str | None = None
+    #: `expression=`: builds the SQL expression (correlated to the model's table).
+    expression: Callable[[], Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def in_sql(self) -> bool:
+        """Computed by the database (`count=` / `expression=`), not by Python."""
+        return self.count is not None or self.expression is not None
 
 
 @dataclass(frozen=True)
@@ -229,6 +259,13 @@ def build_model_info(
         if name not in excluded:
             properties[name] = _property_info(name, getter, options)
     for prop in properties.values():
+        if prop.count is not None:
+            counted = mapper.relationships.get(prop.count)
+            if counted is None or not counted.uselist:
+                raise ValueError(
+                    f"{model.__name__}.{prop.name} declares count={prop.count!r}, but "
+                    f"{model.__name__} has no to-many relationship {prop.count!r}"
+                )
         for load in prop.loads:
             if load.split(".")[0] not in mapper.relationships:
                 raise ValueError(
@@ -448,8 +485,12 @@ def _properties(model: type, excluded: set[str], taken: set[str]) -> dict[str, P
 def _property_info(name: str, getter: Callable[..., Any], options: PropertyOptions) -> PropertyInfo:
     annotation = _return_annotation(getter)
     json_type, fmt, items, nullable = "any", None, None, True
-    if annotation is not None:
+    if options.count is not None:
+        json_type, nullable = "integer", False
+    elif annotation is not None:
         json_type, fmt, items, nullable = _describe_python(annotation)
+    elif options.expression is not None:
+        json_type, fmt, items = _expression_type(options.expression)
     return PropertyInfo(
         name=name,
         loads=options.loads,
@@ -459,7 +500,20 @@ def _property_info(name: str, getter: Callable[..., Any], options: PropertyOptio
         nullable=nullable,
         annotation=annotation,
         description=options.description or _doc(getter),
+        count=options.count,
+        expression=options.expression,
     )
+
+
+def _expression_type(expression: Callable[[], Any]) -> tuple[str, str | None, str | None]:
+    """JSON type of an unannotated `expression=` property, from its SQL type."""
+    try:
+        sql_type = expression().type
+    except Exception:
+        return "any", None, None
+    if isinstance(sql_type, sa.types.NullType):
+        return "any", None, None
+    return describe_type(sql_type)[:3]
 
 
 def _return_annotation(getter: Callable[..., Any]) -> Any:

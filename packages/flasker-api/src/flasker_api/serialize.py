@@ -2,13 +2,17 @@
 
 For `GET /api/houses/?include=cats` the compiler writes and compiles, once, the equivalent of::
 
-    def s0(o, seen, add):
-        return {"id": o.id, "address": o.address, "cat_count": o.cat_count,
-                "cats": [x.name if id(x) in seen else (add(id(x)) or s1(x, seen, add))
+    def s0(o, seen, add, X):
+        return {"id": o.id, "address": o.address, "label": o.label,
+                "cat_count": X.get(id(o), _NONE)[0],
+                "cats": [x.name if id(x) in seen else (add(id(x)) or s1(x, seen, add, X))
                          for x in o.cats]}
 
 so a row costs attribute reads and a dict display: no per-row introspection, no per-field loop.
-orjson encodes the result (`dumps`).
+`X` holds the values of the properties the database computes (`count=`, `expression=`), read
+for the response's entities by one query per model (`reader.entity_values`). orjson encodes
+the result (`dumps`). These serializers take ORM entities: a response in which nothing needs
+one (no plain Python property shown) is read and written by reader.py from plain rows.
 
 No repetition (flasker 0.1): each entity is written in full once per response. Every row of
 the page is marked as seen before any is written, and a nested entity already written (or one
@@ -30,8 +34,9 @@ from .model_info import ModelInfo
 from .query import IncludeTree, Selection
 
 Lookup = Callable[[type], ModelInfo | None]
-RowSerializer = Callable[[Any, Any, Any], dict[str, Any]]
-RowsSerializer = Callable[[Any], list[dict[str, Any]]]
+RowSerializer = Callable[[Any, Any, Any, Any], dict[str, Any]]
+#: Values of the properties the database computes (`count=`, `expression=`), by `id(entity)`.
+SqlValues = dict[int, tuple[Any, ...]]
 
 
 def dumps(value: Any) -> bytes:
@@ -51,18 +56,19 @@ class Serializer:
         self.nests = nests
         self.key_of = key_of
 
-    def many(self, rows: Iterable[Any]) -> list[dict[str, Any]]:
+    def many(self, rows: Iterable[Any], values: SqlValues | None = None) -> list[dict[str, Any]]:
+        """`values`: the properties the database computed, `id(entity)` → their values."""
         row = self._row
         if not self.nests:
-            return [row(o, None, None) for o in rows]
+            return [row(o, None, None, values) for o in rows]
         rows = list(rows)
         seen = set(map(id, rows))
         add = seen.add
-        return [row(o, seen, add) for o in rows]
+        return [row(o, seen, add, values) for o in rows]
 
-    def one(self, obj: Any) -> dict[str, Any]:
+    def one(self, obj: Any, values: SqlValues | None = None) -> dict[str, Any]:
         seen = {id(obj)}
-        return self._row(obj, seen, seen.add)
+        return self._row(obj, seen, seen.add, values)
 
 
 class SerializerCache:
@@ -71,7 +77,6 @@ class SerializerCache:
     def __init__(self, lookup: Lookup) -> None:
         self._lookup = lookup
         self._cache: dict[tuple[str, Selection], Serializer] = {}
-        self._rows: dict[tuple[str, tuple[str, ...], int], RowsSerializer] = {}
         self._lock = threading.Lock()
 
     def get(self, info: ModelInfo, selection: Selection) -> Serializer:
@@ -84,30 +89,6 @@ class SerializerCache:
                     found = compile_serializer(info, selection, self._lookup)
                     self._cache[key] = found
         return found
-
-    def rows(self, info: ModelInfo, names: tuple[str, ...], shown: int) -> RowsSerializer:
-        """For pages with no relation and no property: rows of plain column tuples (Core, no
-        ORM entities), `names` in select order, the first `shown` of them written."""
-        key = (info.collection, names, shown)
-        found = self._rows.get(key)
-        if found is None:
-            with self._lock:
-                found = self._rows.setdefault(key, compile_rows_serializer(info, names[:shown]))
-        return found
-
-
-def compile_rows_serializer(info: ModelInfo, names: tuple[str, ...]) -> RowsSerializer:
-    """`def t(rows): return [{"id": r[0], "address": r[1]} for r in rows]`."""
-    parts = []
-    for index, name in enumerate(names):
-        value = f"r[{index}]"
-        if info.fields[name].format == "byte":
-            value = f"_b64({value})"
-        parts.append(f"{name!r}: {value}")
-    source = "def t(rows):\n    return [{" + ", ".join(parts) + "} for r in rows]"
-    namespace: dict[str, Any] = {"_b64": _b64, "__builtins__": {}}
-    exec(compile(source, "<flasker_api rows serializer>", "exec"), namespace)
-    return namespace["t"]  # type: ignore[no-any-return]
 
 
 def compile_serializer(info: ModelInfo, selection: Selection, lookup: Lookup) -> Serializer:
@@ -134,6 +115,14 @@ def shown_attributes(info: ModelInfo, chosen: frozenset[str] | None) -> list[str
     return [n for n in names if n in chosen or n in info.primary_key]
 
 
+def sql_properties(info: ModelInfo, shown: Iterable[str]) -> list[str]:
+    """The shown properties the database computes (`count=`, `expression=`), in order."""
+    return [n for n in shown if n in info.properties and info.properties[n].in_sql]
+
+
+_NONE: tuple[Any, ...] = (None,) * 64
+
+
 class _Compiler:
     def __init__(self, selection: Selection, lookup: Lookup) -> None:
         self.selection = selection
@@ -141,6 +130,7 @@ class _Compiler:
         self.sources: list[str] = []
         self.namespace: dict[str, Any] = {
             "_b64": _b64,
+            "_NONE": _NONE,
             "__builtins__": {"id": id, "getattr": getattr},
         }
         self.count = 0
@@ -154,11 +144,15 @@ class _Compiler:
         name = f"s{self.count}"
         self.count += 1
         parts = []
-        for attribute in shown_attributes(info, self.selection.fields_for(info.collection)):
+        shown = shown_attributes(info, self.selection.fields_for(info.collection))
+        in_sql = sql_properties(info, shown)
+        for attribute in shown:
             getter = _get("o", attribute)
             field = info.fields.get(attribute)
             if field is not None and field.format == "byte":
                 getter = f"_b64({getter})"
+            elif attribute in in_sql:
+                getter = f"X.get(id(o), _NONE)[{in_sql.index(attribute)}]"
             parts.append(f"{attribute!r}: {getter}")
         for relation_name, sub in tree:
             relation = info.relations[relation_name]
@@ -166,14 +160,14 @@ class _Compiler:
             assert target is not None
             child = self.node(target, sub)
             ref = _key_expression(target, "x")
-            nested = f"({ref} if id(x) in seen else (add(id(x)) or {child}(x, seen, add)))"
+            nested = f"({ref} if id(x) in seen else (add(id(x)) or {child}(x, seen, add, X)))"
             value = _get("o", relation_name)
             if relation.uselist:
                 parts.append(f"{relation_name!r}: [{nested} for x in {value}]")
             else:
                 parts.append(f"{relation_name!r}: (None if (x := {value}) is None else {nested})")
         body = ",\n        ".join(parts)
-        self.sources.append(f"def {name}(o, seen, add):\n    return {{\n        {body}\n    }}")
+        self.sources.append(f"def {name}(o, seen, add, X):\n    return {{\n        {body}\n    }}")
         return name
 
 

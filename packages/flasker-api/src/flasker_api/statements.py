@@ -14,9 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement
 
 from .model_info import ModelInfo
 from .query import Condition, Filter, Group, IncludeTree, ListQuery, Selection, cursor_keys
@@ -154,12 +155,14 @@ def page_statement(
     options: Sequence[_AbstractLoad],
     extra_where: Sequence[Any] = (),
     default_order: Sequence[Any] = (),
-    columns: Sequence[str] | None = None,
+    columns: Sequence[Any] | None = None,
 ) -> sa.Select[Any]:
-    """The page (one row more than the limit); `columns` selects plain columns instead of
-    entities, for pages that need no ORM object."""
+    """The page (one row more than the limit); `columns` (attribute names or SQL
+    expressions) selects plain columns instead of entities, for pages that need no ORM object."""
     selected: Any = (
-        [column(info, name) for name in columns] if columns is not None else [info.model]
+        [column(info, c) if isinstance(c, str) else c for c in columns]
+        if columns is not None
+        else [info.model]
     )
     statement = sa.select(*selected).where(*extra_where, *where_clauses(info, query.filters))
     if query.after is not None:
@@ -184,6 +187,66 @@ def count_statement(
 
 def key_clause(info: ModelInfo, key: Sequence[Any]) -> Any:
     return sa.and_(*(column(info, n) == v for n, v in zip(info.primary_key, key, strict=True)))
+
+
+# -- properties the database computes -------------------------------------------------------------
+def property_expression(info: ModelInfo, name: str) -> Any:
+    """The SQL of a `count=` / `expression=` property, correlated to the model's table:
+    `(select count(*) from cats where cats.house_id = houses.id)` for `count="cats"`
+    (`reader.ReadPlans` builds it once per model and property)."""
+    prop = info.properties[name]
+    if prop.count is not None:
+        found = _count_expression(info, prop.count)
+    else:
+        assert prop.expression is not None
+        found = prop.expression()
+        if isinstance(found, sa.Select):
+            found = found.scalar_subquery()
+    return found.label(f"_api_{name}")
+
+
+def _count_expression(info: ModelInfo, relation_name: str) -> Any:
+    relationship = info.mapper.relationships[relation_name]
+    pairs = simple_join_pairs(relationship)
+    target = relationship.mapper
+    if pairs is not None and target.local_table is not info.mapper.local_table:
+        # one-to-many on plain foreign keys: count the target's rows that point here
+        return (
+            sa.select(sa.func.count())
+            .select_from(target.class_)
+            .where(*(remote == local for local, remote in pairs))
+            .scalar_subquery()
+        )
+    parent = aliased(info.model)
+    counted = aliased(target.class_)
+    return (
+        sa.select(sa.func.count())
+        .select_from(parent)
+        .join(getattr(parent, relation_name).of_type(counted))
+        .where(*(getattr(parent, n) == column(info, n) for n in info.primary_key))
+        .scalar_subquery()
+    )
+
+
+def simple_join_pairs(relationship: Any) -> list[tuple[Any, Any]] | None:
+    """(local column, remote column) pairs when a relationship without a secondary table
+    joins on nothing but their equality (its join can then be read as `remote IN (locals)`);
+    None otherwise (a secondary table, a condition beyond the keys)."""
+    if relationship.secondary is not None:
+        return None
+    pairs = list(relationship.local_remote_pairs or ())
+    join = relationship.primaryjoin
+    clauses = list(join.clauses) if isinstance(join, BooleanClauseList) else [join]
+    if isinstance(join, BooleanClauseList) and join.operator is not operators.and_:
+        return None
+    if not pairs or len(clauses) != len(pairs):
+        return None
+    for clause in clauses:
+        if not isinstance(clause, BinaryExpression) or clause.operator is not operators.eq:
+            return None
+        if not all(isinstance(side, sa.Column) for side in (clause.left, clause.right)):
+            return None
+    return pairs
 
 
 # -- loader options -------------------------------------------------------------------------------
