@@ -355,3 +355,31 @@ def test_authorize_applies_to_models_nested_by_include(shelters, path):
     shelters.problem(response, 403)
     assert "Rex" not in response.get_data(as_text=True)
     assert shelters.get(path).status_code == 200
+
+
+def test_models_marked_api_false_stay_out_of_add_all_models(make_api):
+    source = """
+        from sqlalchemy import Column, Integer, Unicode
+
+        from flasker import current_project
+        from flasker.ext.api import APIManager
+        from flasker.util import Model
+
+        api = current_project.register_manager(APIManager(add_all_models=True))
+
+
+        class Visible(Model):
+            id = Column(Integer, primary_key=True)
+
+
+        class Secret(Model):
+            __api__ = False
+            id = Column(Integer, primary_key=True)
+            token_hash = Column(Unicode(64))
+    """
+    harness = make_api(source, {"visibles": [{"id": 1}], "secrets": [{"id": 1, "token_hash": "h"}]})
+    index = harness.ok("/")
+    assert "visibles" in str(index)
+    assert "secrets" not in str(index)
+    assert harness.get("/secrets/").status_code == 404
+    assert "secrets" not in str(harness.ok("/openapi.json")["paths"])

@@ -96,7 +96,8 @@ class _Declaration:
 class APIManager(Manager):
     """REST endpoints generated from the project's models (flasker 0.1's `APIManager`).
 
-    `add_all_models=True` exposes every mapped model; otherwise call `add_model`. Keyword
+    `add_all_models=True` exposes every mapped model but those declaring `__api__ = False`;
+    otherwise call `add_model`. Keyword
     arguments override the `[API]` cfg section: `url_prefix`, `default_depth`, `max_depth`,
     `default_limit`, `max_limit`, `read_only`, `methods` (collection → methods), `count`.
     """
@@ -243,7 +244,13 @@ class APIManager(Manager):
         if self.options.add_all_models:
             for mapper in sorted(Model.registry.mappers, key=lambda m: m.class_.__name__):
                 model = mapper.class_
-                if model not in declarations and not getattr(model, "__abstract__", False):
+                if (
+                    model not in declarations
+                    and not getattr(model, "__abstract__", False)
+                    # a model may keep itself out of add_all_models (flasker-auth's users and
+                    # token hashes do); add_model still exposes it when asked by name
+                    and getattr(model, "__api__", True) is not False
+                ):
                     declarations[model] = _Declaration(model, None, None, [], None)
         infos: dict[str, ModelInfo] = {}
         for model, declaration in declarations.items():

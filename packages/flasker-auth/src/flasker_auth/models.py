@@ -18,6 +18,7 @@ Columns are declared on the `...Record` mixins, which also serve as the types in
 
 from __future__ import annotations
 
+import secrets
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,12 @@ LINKS_TABLE = "flasker_sign_in_links"
 def utcnow() -> datetime:
     """Now, in UTC, timezone-aware."""
     return datetime.now(UTC)
+
+
+def new_session_version() -> int:
+    """A user's first session generation: random, so a user removed and added again (who may
+    get the same id back from SQLite) does not revive the old user's session cookies."""
+    return secrets.randbelow(2**30) + 1
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -66,9 +73,20 @@ class UserRecord:
     invited: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_sign_in: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: The generation of the user's sessions: stored in the session at sign-in and compared at
+    #: every request. Sign-out, a role change and removal move it on, so every session cookie
+    #: issued before (a copy included) stops working although Flask's cookie is still signed.
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=new_session_version, server_default="1"
+    )
 
     def get_id(self) -> str:
         return str(self.id)
+
+    def end_sessions(self) -> None:
+        """Invalidate every session cookie issued to this user so far (caller commits)."""
+        current = self.session_version or 0
+        self.session_version = current + 1 if current < 2**31 - 1 else 1
 
     @property
     def is_admin(self) -> bool:
@@ -171,7 +189,13 @@ def _define() -> AuthModels:
         )
 
     def model(name: str, record: type, table: str, doc: str) -> Any:
-        namespace = {"__tablename__": table, "__module__": __name__, "__doc__": doc}
+        # __api__ = False: flasker-api's add_all_models leaves users and token hashes out
+        namespace = {
+            "__tablename__": table,
+            "__module__": __name__,
+            "__doc__": doc,
+            "__api__": False,
+        }
         return type(name, (record, Model), namespace)
 
     user = model("AuthUser", UserRecord, USERS_TABLE, UserRecord.__doc__ or "")
