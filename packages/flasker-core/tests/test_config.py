@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flasker import ConfigError, load_config
+from flasker import ConfigError, load_config, schema
 from flasker.config import Config, parse_config
 
 
@@ -309,7 +309,9 @@ def test_unrelated_section_lists_the_known_ones(tmp_path: Path) -> None:
 def test_extension_section_without_its_package_says_what_to_install(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "flasker_console", None)  # as if not installed
+    # as if flasker-console were not installed: no module, no declared section
+    monkeypatch.setitem(sys.modules, "flasker_console", None)
+    monkeypatch.setattr(schema, "_entry_point_sections", lambda: {})
     error = problems_of(tmp_path, "[PROJECT]\nNAME = x\n\n[CONSOLE]\nURL_PREFIX = /c\n")
     assert str(error) == (
         f"{tmp_path / 'default.cfg'}:4: [CONSOLE]: section [CONSOLE] belongs to "

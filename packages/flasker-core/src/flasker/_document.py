@@ -58,12 +58,21 @@ def parse_text(text: str, path: str) -> ConfigUpdater:
                 lineno,
                 None,
                 None,
-                f"cannot read {line}: expected 'KEY = value', a [SECTION] header or a comment",
+                f"cannot read {_shown(line)}: expected 'KEY = value', a [SECTION] header or "
+                "a comment",
             )
             for lineno, line in error.errors
         ]
         raise ConfigError(*problems) from None
     return updater
+
+
+def _shown(line: str) -> str:
+    """configparser reports the offending line as repr() text with its newline."""
+    text = line.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    return repr(text.replace("\\n", "").strip())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""Who may do what in the console: viewers read, admins change.
+
+With flasker-auth registered, its guard already closes every console page to anonymous
+visitors; changes additionally need the admin role (`flasker_auth.roles_required("admin")`).
+Without it (local use) everyone may do everything, and every page says so. Either way a change
+needs the app's SECRET_KEY, which signs the CSRF tokens that protect it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import current_app
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The person at the console, as the pages need to know them."""
+
+    is_auth_on: bool
+    email: str | None
+    role: str | None
+    has_secret_key: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return not self.is_auth_on or self.role == ADMIN
+
+    @property
+    def can_change(self) -> bool:
+        return self.is_admin and self.has_secret_key
+
+
+def auth_manager() -> Any | None:
+    """The project's AuthManager, or None when no sign-in is set up."""
+    return current_app.extensions.get("flasker_auth")
+
+
+def current_operator() -> Operator:
+    has_secret = bool(current_app.secret_key)
+    if auth_manager() is None:
+        return Operator(False, None, None, has_secret)
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return Operator(True, None, None, has_secret)
+    return Operator(True, current_user.email, current_user.role, has_secret)
+
+
+def admin_only(view: F) -> F:
+    """Let the view run for admins (or anyone, without auth); flasker-auth refuses the others
+    (anonymous: sign-in redirect, or 401 with HX-Redirect for htmx; viewers: 403 page)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if auth_manager() is None:
+            return view(*args, **kwargs)
+        from flasker_auth import roles_required
+
+        return roles_required(ADMIN)(view)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

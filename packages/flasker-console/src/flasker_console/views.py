@@ -1,0 +1,334 @@
+"""The console's blueprint: overview and cfg editor pages, their htmx partials, CSRF, errors.
+
+One view per page renders the whole page, or only the partial an htmx request asks for.
+Unsafe requests need a CSRF token (the form's hidden field, or the `X-CSRFToken` header that
+`<body hx-headers>` adds to every htmx request); changes need an admin when flasker-auth is on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_htmx import HTMX, make_response
+from werkzeug.exceptions import HTTPException
+
+from flasker import schema
+from flasker._document import version_of
+from flasker.exceptions import ConfigError, FlaskerError, StaleConfigError
+
+from . import editing
+from .access import admin_only, auth_manager, current_operator
+from .exceptions import ConsoleError, CSRFError
+from .health import project_checks
+from .manager import EXTENSION
+from .redaction import is_redacted, redact
+
+if TYPE_CHECKING:
+    from .manager import ConsoleManager
+
+logger = logging.getLogger(__name__)
+
+BLUEPRINT_NAME = "flasker_console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+htmx = HTMX()
+
+
+def make_blueprint() -> Blueprint:
+    blueprint = Blueprint(
+        BLUEPRINT_NAME,
+        __name__,
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/_static",
+    )
+    blueprint.before_request(_protect)
+    blueprint.context_processor(_template_context)
+    blueprint.register_error_handler(Exception, _error)
+
+    blueprint.add_url_rule("/", "overview", overview)
+    blueprint.add_url_rule("/status", "status", status)
+    blueprint.add_url_rule("/config", "config", config_page)
+    blueprint.add_url_rule("/config", "config_post", admin_only(config_post), methods=["POST"])
+    blueprint.add_url_rule(
+        "/config/validate", "config_validate", admin_only(config_validate), methods=["POST"]
+    )
+    blueprint.add_url_rule("/config/raw", "config_raw", config_raw_page)
+    blueprint.add_url_rule(
+        "/config/raw", "config_raw_post", admin_only(config_raw_post), methods=["POST"]
+    )
+    blueprint.add_url_rule(
+        "/config/raw/validate",
+        "config_raw_validate",
+        admin_only(config_raw_validate),
+        methods=["POST"],
+    )
+    return blueprint
+
+
+def _manager() -> ConsoleManager:
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def _cfg_path() -> Path:
+    manager = _manager()
+    assert manager.project is not None
+    return Path(manager.project.config.path)
+
+
+# -- request guards ---------------------------------------------------------------------------
+def _protect() -> None:
+    """CSRF for every unsafe request (Flask-WTF's token, checked here, not app-wide)."""
+    if request.method in SAFE_METHODS:
+        return
+    if not current_app.secret_key:
+        raise ConsoleError(
+            f"changes from the console need [APP] SECRET_KEY in {_cfg_path()}: it signs the "
+            "CSRF tokens that protect them (write SECRET_KEY = ${SECRET_KEY} and set it)"
+        )
+    from flask_wtf.csrf import ValidationError, validate_csrf
+
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+    try:
+        validate_csrf(token)
+    except ValidationError as error:
+        raise CSRFError(
+            f"{error.args[0] if error.args else 'CSRF check failed'}: reload the page and try again"
+        ) from None
+    if request.is_secure and not _same_origin():
+        raise CSRFError("the request did not come from this site's console page")
+
+
+def _same_origin() -> bool:
+    from urllib.parse import urlsplit
+
+    source = request.headers.get("Origin") or request.referrer
+    if not source:
+        return False
+    parts = urlsplit(source)
+    return parts.scheme == request.scheme and parts.netloc == request.host
+
+
+def _template_context() -> dict[str, Any]:
+    from flask_wtf.csrf import generate_csrf
+
+    manager = _manager()
+    project = manager.project
+    return {
+        "htmx": htmx,
+        "console": manager,
+        "project": project,
+        "operator": current_operator(),
+        "csrf_token": (lambda: generate_csrf()) if current_app.secret_key else (lambda: ""),
+        "auth_logout": _logout_url(),
+    }
+
+
+def _logout_url() -> str | None:
+    manager = auth_manager()
+    if manager is None:
+        return None
+    try:
+        return url_for(f"{manager.blueprint_name}.logout")
+    except Exception:  # an auth version without a logout route
+        return None
+
+
+def _error(error: Exception) -> Any:
+    """Expected errors as an error page (or partial), with their status; never a traceback."""
+    if isinstance(error, HTTPException):
+        return error
+    if isinstance(error, ConsoleError):
+        status, message = error.status, str(error)
+    elif isinstance(error, FlaskerError):
+        status, message = 500, str(error)
+    else:
+        logger.exception("console error on %s %s", request.method, request.path)
+        status = 500
+        message = (
+            f"the console failed ({type(error).__name__}); the details are in the server's log"
+        )
+    template = "flasker_console/partials/error.html" if htmx else "flasker_console/error.html"
+    return render_template(template, message=message, status=status), status
+
+
+# -- overview --------------------------------------------------------------------------------
+def overview() -> Any:
+    manager = _manager()
+    project = manager.project
+    assert project is not None
+    path = Path(project.config.path)
+    sections: list[tuple[str, int]] = []
+    load_problem = None
+    restart_needed = False
+    try:
+        text = path.read_text(encoding="utf-8")
+        restart_needed = version_of(text) != project.config.version
+        edit = editing.open_edit(path)
+        sections = [(card.name, len(card.rows)) for card in edit.cards]
+    except (ConfigError, OSError) as error:
+        load_problem = str(error)
+    checks = project_checks(project, manager.check_timeout)
+    return render_template(
+        "flasker_console/overview.html",
+        path=path,
+        sections=sections,
+        load_problem=load_problem,
+        restart_needed=restart_needed,
+        checks=checks,
+    )
+
+
+def status() -> Any:
+    if not htmx:
+        return redirect(url_for(".overview"))
+    manager = _manager()
+    assert manager.project is not None
+    checks = project_checks(manager.project, manager.check_timeout)
+    return render_template("flasker_console/partials/status.html", checks=checks)
+
+
+# -- config editor: sections -----------------------------------------------------------------
+def config_page() -> Any:
+    path = _cfg_path()
+    try:
+        edit = editing.open_edit(path)
+    except ConfigError as error:
+        # the file on disk cannot be parsed: only raw mode can fix it
+        return render_template(
+            "flasker_console/config_unreadable.html", problems=error.problems, path=path
+        ), 200
+    except OSError as error:
+        raise ConsoleError(f"cannot read {path}: {error.strerror or error}") from None
+    return render_template(
+        "flasker_console/config.html",
+        saved=request.args.get("saved") is not None,
+        **_editor_context(_for_operator(edit)),
+    )
+
+
+def config_validate() -> Any:
+    edit = _section_edit()
+    return render_template("flasker_console/partials/validated.html", edit=edit, raw=False)
+
+
+def config_post() -> Any:
+    edit = _section_edit()
+    return _preview_or_save(edit, raw=False)
+
+
+def _section_edit() -> editing.Edit:
+    try:
+        return editing.edit_from_form(_cfg_path(), request.form)
+    except ConfigError as error:  # the text the page was made from cannot be parsed any more
+        raise ConsoleError(f"{error}; open the raw editor to fix the file") from None
+
+
+# -- config editor: raw text -----------------------------------------------------------------
+def config_raw_page() -> Any:
+    path = _cfg_path()
+    try:
+        edit = editing.open_raw(path)
+    except (OSError, UnicodeError) as error:
+        raise ConsoleError(f"cannot read {path}: {error}") from None
+    return render_template(
+        "flasker_console/config_raw.html",
+        saved=request.args.get("saved") is not None,
+        **_editor_context(_for_operator(edit)),
+    )
+
+
+def config_raw_validate() -> Any:
+    edit = editing.raw_edit_from_form(_cfg_path(), request.form)
+    return render_template("flasker_console/partials/validated.html", edit=edit, raw=True)
+
+
+def config_raw_post() -> Any:
+    edit = editing.raw_edit_from_form(_cfg_path(), request.form)
+    return _preview_or_save(edit, raw=True)
+
+
+def _for_operator(edit: editing.Edit) -> editing.Edit:
+    """The edit as the operator may see it: viewers get secrets masked (see redaction.py)."""
+    if current_operator().is_admin:
+        return edit
+    for card in edit.cards:
+        for row in card.rows:
+            row.written = row.value = redact(row.key, row.written)
+    if edit.document is None:
+        edit.text = "(this file cannot be parsed; only an admin may read its raw text)"
+        return edit
+    document = edit.document
+    for section in document.sections():
+        for key, value in document.items(section):
+            if is_redacted(key, value):
+                document.set(section, key, redact(key, value))
+    edit.text = document.text
+    return edit
+
+
+# -- preview and save ------------------------------------------------------------------------
+def _preview_or_save(edit: editing.Edit, raw: bool) -> Any:
+    """`action=preview` shows the diff; `action=save` writes the file (valid and not stale)."""
+    page = "flasker_console/config_raw.html" if raw else "flasker_console/config.html"
+    action = request.form.get("action", "preview")
+    conflict = None
+    status = 200
+    if not edit.is_valid:
+        status = 422
+    elif action == "save" and edit.is_changed:
+        assert edit.document is not None
+        try:
+            edit.document.save()
+        except StaleConfigError as error:
+            conflict = error
+            status = 409
+        except ConfigError as error:  # only when the environment changed meanwhile
+            edit.problems = list(error.problems)
+            status = 422
+        except OSError as error:
+            raise ConsoleError(f"cannot write {edit.path}: {error.strerror or error}") from None
+        else:
+            logger.info("cfg saved from the console: %s\n%s", edit.path, edit.diff())
+            target = url_for(".config_raw" if raw else ".config", saved=1)
+            if htmx:
+                return make_response("", 200, redirect=target)
+            return redirect(target, 303)
+    context = _editor_context(edit, raw=raw, conflict=conflict)
+    if htmx:
+        return render_template("flasker_console/partials/previewed.html", **context), status
+    return render_template(page, preview=True, **context), status
+
+
+def _editor_context(
+    edit: editing.Edit, raw: bool = False, conflict: StaleConfigError | None = None
+) -> dict[str, Any]:
+    written = {card.name for card in edit.cards}
+    context: dict[str, Any] = {
+        "edit": edit,
+        "raw": raw,
+        "conflict": conflict,
+        "section_names": [n for n in schema.all_section_names() if n not in written],
+        "conflict_diff": "",
+    }
+    if conflict is not None:
+        name = edit.path.name
+        context["conflict_diff"] = "".join(
+            difflib.unified_diff(
+                conflict.current_text.splitlines(keepends=True),
+                edit.text.splitlines(keepends=True),
+                fromfile=f"{name} (on disk now)",
+                tofile=f"{name} (yours)",
+            )
+        )
+    return context
