@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page
 
 from flasker.testing import LiveServer, ServerFailed
 
@@ -34,9 +36,25 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+#: The line `flasker server` prints for the one-time development sign-in link.
+DEV_LINK = re.compile(r"flasker: sign in at (http://\S+/auth/dev/[A-Za-z0-9_\-]+)")
+
+
+def printed_links(server: LiveServer) -> list[str]:
+    """Every sign-in link the server printed so far, oldest first."""
+    return DEV_LINK.findall(server.output())
+
+
 @pytest.fixture
-def example_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """The bundled example, copied so the run leaves the repository untouched."""
+def dev_links() -> Callable[[LiveServer], list[str]]:
+    """`dev_links(server)`: the sign-in links `flasker server` printed so far, oldest first."""
+    return printed_links
+
+
+@pytest.fixture
+def anonymous_example_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The bundled example, copied so the run leaves the repository untouched; nobody is
+    signed in (the example asks for sign-in: houses/auth.py)."""
     folder = tmp_path / "houses"
     shutil.copytree(
         ROOT / "examples" / "houses",
@@ -49,3 +67,15 @@ def example_server(tmp_path: Path) -> Iterator[LiveServer]:
         pytest.fail(str(error), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def example_server(anonymous_example_server: LiveServer, page: Page) -> LiveServer:
+    """The example with the Playwright `page` signed in, as a newcomer does: through the
+    one-time link `flasker server` printed at start."""
+    server = anonymous_example_server
+    links = printed_links(server)
+    assert links, f"flasker server printed no sign-in link:\n{server.output()}"
+    page.goto(links[0])
+    assert page.url == server.url + "/", page.url
+    return server

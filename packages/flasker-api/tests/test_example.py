@@ -41,10 +41,43 @@ def example(backend_isolated, tmp_path_factory) -> Iterator[Project]:
     project = Project(load_config(folder / "default.cfg", environ=environ))
     try:
         project.start()
+        TOKENS[project] = _read_token(folder / "default.cfg")
         yield project
     finally:
         project.celery.close()
         project.close()
+
+
+TOKENS: dict[Project, str] = {}
+
+
+def _read_token(cfg: Path) -> str:
+    """The example asks for sign-in (flasker-auth): read it as an operator would, with a user
+    added and an api:read token created through the CLI."""
+    from click.testing import CliRunner
+
+    from flasker.cli import cli
+
+    runner = CliRunner()
+    added = runner.invoke(cli, ["-c", str(cfg), "auth", "user", "add", "reader@example.com"])
+    assert added.exit_code == 0, added.output
+    command = ["-c", str(cfg), "auth", "token", "create", "--email", "reader@example.com"]
+    created = runner.invoke(cli, [*command, "--scopes", "api:read"])
+    assert created.exit_code == 0, created.output
+    return created.stdout.splitlines()[0].strip()
+
+
+def client_of(project: Project):
+    """A test client that sends the example's read token."""
+    client = project.app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKENS[project]}"
+    return client
+
+
+def test_example_api_refuses_anonymous_clients(example):
+    response = example.app.test_client().get("/api/houses/")
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
 
 
 def test_example_lists_the_api_module():
@@ -53,7 +86,7 @@ def test_example_lists_the_api_module():
 
 
 def test_example_serves_its_houses(example):
-    client = example.app.test_client()
+    client = client_of(example)
     body = client.get("/api/houses/").get_json()
     assert [h["address"] for h in body["data"]] == [
         "1 Rue des Chats, Paris",
@@ -64,7 +97,7 @@ def test_example_serves_its_houses(example):
 
 
 def test_example_serves_its_cats_by_name_with_their_house(example):
-    client = example.app.test_client()
+    client = client_of(example)
     cat = client.get("/api/cats/Garfield?include=house").get_json()
     assert cat["color"] == "orange"
     assert cat["house"]["address"] == "1 Rue des Chats, Paris"
@@ -74,7 +107,7 @@ def test_example_serves_its_cats_by_name_with_their_house(example):
 
 
 def test_example_index_and_openapi(example):
-    client = example.app.test_client()
+    client = client_of(example)
     index = client.get("/api/")
     assert index.status_code == 200
     assert "/api/cats/" in index.get_data(as_text=True)

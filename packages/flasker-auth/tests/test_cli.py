@@ -40,12 +40,21 @@ def test_an_added_user_may_sign_in_without_being_on_the_allow_list(site: Any) ->
     assert again.whoami() == {"email": "guest@elsewhere.test", "role": "viewer"}
 
 
-def test_a_role_change_applies_to_a_signed_in_user(site: Any) -> None:
+def test_a_role_change_ends_the_users_sessions(site: Any) -> None:
+    """A role change signs the user out everywhere; they sign in again with the new role."""
     visitor = site.browser()
     visitor.sign_in(site.allowed_email)
     assert visitor.get("/admin-only").status_code == 403
     site.cli("auth", "user", "role", site.allowed_email, "admin")
+    assert not visitor.is_signed_in
+    visitor.sign_in(site.allowed_email)
     assert visitor.get("/admin-only").status_code == 200
+    assert visitor.whoami() == {"email": site.allowed_email, "role": "admin"}
+
+    site.cli("auth", "user", "role", site.allowed_email, "admin")  # no change: session kept
+    assert visitor.is_signed_in
+    site.cli("auth", "user", "add", site.allowed_email, "--role", "viewer")  # a change, by add
+    assert not visitor.is_signed_in
 
 
 def test_removing_a_user_ends_their_session(site: Any) -> None:

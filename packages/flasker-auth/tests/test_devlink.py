@@ -1,5 +1,6 @@
-"""The one-time development sign-in link: printed by `flasker server --debug` on loopback only,
-single use, ten minutes, never off-loopback nor in `--prod`.
+"""The one-time development sign-in link: printed by `flasker server` on loopback only (with
+`--debug` under DEV_LOGIN = auto, the default; always under DEV_LOGIN = true; never under
+false), single use, ten minutes, never off-loopback nor in `--prod`.
 
 The serving decisions are checked in-process through `Manager.on_serve` (what `flasker server`
 calls), and end to end with real `flasker server` processes (`LiveServer`, marked slow)."""
@@ -21,10 +22,27 @@ from flasker.testing import LiveServer
 DEV_EMAIL = "admin@localhost"
 LINK = re.compile(r"https?://\S+/auth/dev/[A-Za-z0-9_\-]+")
 
+#: The standard site, with the trusted hosts `--prod` needs once a provider is configured,
+#: and DEV_LOGIN as each test wants it.
+DEV_CFG = """
+    [PROJECT]
+    NAME = AuthTest
+    MODULES = {module}
+    DB_URL = sqlite:///{database}
+
+    [APP]
+    SECRET_KEY = {secret}
+    TRUSTED_HOSTS = 127.0.0.1, localhost
+
+    [AUTH]
+    PUBLIC_ENDPOINTS = status
+    {dev_login}
+"""
+
 
 @pytest.fixture(scope="module")
 def dev_site(make_site: Any) -> Any:
-    return make_site()
+    return make_site(cfg=DEV_CFG, dev_login="")
 
 
 @pytest.fixture
@@ -167,7 +185,7 @@ def test_guessed_links_are_refused(
 # -- end to end: real `flasker server` processes ---------------------------------------------------
 @pytest.fixture(scope="module")
 def served_cfg(write_site: Any) -> Any:
-    return write_site().cfg
+    return write_site(cfg=DEV_CFG, dev_login="").cfg
 
 
 def _link_in(output: str) -> str | None:
@@ -216,3 +234,81 @@ def test_flasker_server_prints_no_link_off_loopback_or_in_prod(
             f"{server.url}/auth/dev/{secrets.token_urlsafe(32)}", allow_redirects=False, timeout=10
         )
         assert guessed.status_code == 404
+
+
+# -- DEV_LOGIN: auto (the default, above), true, false -------------------------------------------
+@pytest.fixture(scope="module")
+def dev_sites(make_site: Any) -> dict[str, Any]:
+    return {
+        mode: make_site(cfg=DEV_CFG, dev_login=f"DEV_LOGIN = {mode}", note=f"Note{mode.title()}")
+        for mode in ("true", "false")
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "serving", "printed"),
+    [
+        ("true", {"debug": False}, True),
+        ("true", {"debug": True}, True),
+        ("true", {"debug": False, "prod": True}, False),
+        ("true", {"debug": False, "host": "0.0.0.0"}, False),
+        ("true", {"debug": False, "host": "192.168.1.10"}, False),
+        ("false", {"debug": True}, False),
+        ("false", {"debug": False}, False),
+    ],
+    ids=[
+        "true without debug",
+        "true with debug",
+        "true in prod",
+        "true on all interfaces",
+        "true on a lan address",
+        "false with debug",
+        "false without debug",
+    ],
+)
+def test_dev_login_modes(
+    dev_sites: dict[str, Any],
+    oidc: Any,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    serving: dict[str, Any],
+    printed: bool,
+) -> None:
+    site = dev_sites[mode]
+    site.clear()
+    link = printed_link(site, capsys, **serving)
+    assert (link is not None) is printed
+    auth = site.project.app.extensions["flasker_auth"]
+    assert auth.dev_login_active is printed
+    if link is not None:
+        visitor, response = use(site, link)
+        assert response.status_code in (302, 303), response.text
+        assert visitor.whoami() == {"email": DEV_EMAIL, "role": "admin"}
+
+
+def test_dev_login_rejects_other_values(make_site: Any) -> None:
+    from flasker.exceptions import FlaskerError
+
+    with pytest.raises(FlaskerError, match="DEV_LOGIN"):
+        make_site(cfg=DEV_CFG, dev_login="DEV_LOGIN = sometimes", note="NoteSometimes")
+
+
+def test_the_link_line_stands_out(site: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    serve(site, debug=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "/auth/dev/" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith("flasker: sign in at http://127.0.0.1:5000/auth/dev/")
+
+
+@pytest.mark.slow
+def test_flasker_server_without_debug_prints_the_link_when_dev_login_is_true(
+    write_site: Any,
+) -> None:
+    cfg = write_site(cfg=DEV_CFG, dev_login="DEV_LOGIN = true").cfg
+    with LiveServer(cfg, "--no-worker", log=cfg.parent / "true.log") as server:
+        link = _link_in(server.output())
+        assert link is not None, server.output()
+        browser = requests.Session()
+        assert browser.get(link, allow_redirects=False, timeout=10).status_code in (302, 303)
+        assert DEV_EMAIL in browser.get(server.url + "/", timeout=10).text

@@ -144,3 +144,38 @@ def test_sign_out_needs_csrf(site: dict[str, Any], capsys: pytest.CaptureFixture
     assert token is not None
     assert client.post("/auth/logout", data={"csrf_token": token.group(1)}).status_code == 200
     assert client.get("/").status_code == 302
+
+
+def test_the_sign_in_page_prints_the_live_link_again(
+    site: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no provider, the sign-in page sends the visitor to the server's terminal, which has
+    just printed the live link again (a new one once it is used); the page never shows it."""
+    link = dev_link(site, capsys)
+    assert link
+    client = site["project"].app.test_client()
+    page = client.get("/auth/login")
+    assert page.status_code == 200
+    assert "flasker: sign in at" in page.text
+    assert link not in page.text
+    reprinted = re.findall(r"http://127\.0\.0\.1:5000(/auth/dev/\S+)", capsys.readouterr().err)
+    assert reprinted == [link]
+
+    assert client.get(link, environ_base=LOOPBACK).status_code == 302
+    other = site["project"].app.test_client()
+    other.get("/auth/login")
+    fresh = re.findall(r"http://127\.0\.0\.1:5000(/auth/dev/\S+)", capsys.readouterr().err)
+    assert len(fresh) == 1
+    assert fresh[0] != link
+    assert other.get(fresh[0], environ_base=LOOPBACK).status_code == 302
+    assert other.get("/").text == "hello admin@localhost"
+
+
+def test_without_a_live_dev_link_the_sign_in_page_says_sign_in_is_not_set_up(
+    site: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert dev_link(site, capsys, debug=False) == ""  # DEV_LOGIN = auto: only with --debug
+    page = site["project"].app.test_client().get("/auth/login")
+    assert page.status_code == 503
+    assert "DEV_LOGIN = true" in page.text
+    assert "/auth/dev/" not in capsys.readouterr().err

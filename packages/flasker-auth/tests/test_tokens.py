@@ -11,6 +11,7 @@ import pytest
 
 PROBLEM = "application/problem+json"
 EMAIL = "robot@example.com"
+VIEWER_EMAIL = "reader@example.com"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -25,8 +26,15 @@ def assert_401(response: Any) -> None:
 
 @pytest.fixture
 def user(site: Any) -> str:
-    site.add_user(EMAIL)
+    """An admin: a token may do what its user's role allows, and no more."""
+    site.add_user(EMAIL, "admin")
     return EMAIL
+
+
+@pytest.fixture
+def viewer(site: Any) -> str:
+    site.add_user(VIEWER_EMAIL)
+    return VIEWER_EMAIL
 
 
 def test_a_read_token_reads_but_does_not_write(site: Any, visitor: Any, user: str) -> None:
@@ -173,3 +181,35 @@ def test_token_create_refuses_unknown_scopes(site: Any, user: str, scopes: str) 
     result = site.cli("auth", "token", "create", "--email", user, "--scopes", scopes, ok=False)
     assert result.exit_code == 2, result.output
     assert site.rows("flasker_api_tokens") == []
+
+
+# -- a token's scopes are capped by its user's role ------------------------------------------------
+def test_token_create_refuses_api_write_for_a_viewer(site: Any, viewer: str) -> None:
+    result = site.cli(
+        "auth", "token", "create", "--email", viewer, "--scopes", "api:read,api:write", ok=False
+    )
+    assert result.exit_code == 1, result.output
+    assert "viewer" in result.output
+    assert f"flasker auth user role {viewer} admin" in result.output
+    assert "Traceback" not in result.output
+    assert site.rows("flasker_api_tokens") == []
+    assert site.create_token(viewer, "api:read")  # reading is what a viewer may do
+
+
+def test_a_viewers_write_token_does_not_write(site: Any, visitor: Any, user: str) -> None:
+    """An admin's api:write token stops writing the moment the admin becomes a viewer."""
+    token = site.create_token(user, "api:read,api:write")
+    assert visitor.post(site.notes, json={"text": "a"}, headers=bearer(token)).status_code == 201
+    site.cli("auth", "user", "role", user, "viewer")
+    refused = visitor.post(site.notes, json={"text": "b"}, headers=bearer(token))
+    assert refused.status_code == 403, refused.text
+    assert refused.mimetype == PROBLEM
+    assert "viewer" in refused.get_json()["detail"]
+    assert [row["text"] for row in site.rows(site.module.Note.__tablename__)] == ["a"]
+    for method in ("PATCH", "PUT", "DELETE"):
+        note = f"{site.notes}1"
+        response = visitor.open(method, note, json={"text": "c"}, headers=bearer(token))
+        assert response.status_code == 403, (method, response.status_code)
+    assert visitor.get(site.notes, headers=bearer(token)).status_code == 200  # still reads
+    site.cli("auth", "user", "role", user, "admin")
+    assert visitor.post(site.notes, json={"text": "d"}, headers=bearer(token)).status_code == 201

@@ -1,5 +1,9 @@
 """The bundled example, `examples/houses`: it loads, seeds itself, lists houses, runs its tasks.
 
+The example closes itself with flasker-auth (`houses/auth.py`): anonymous visitors are sent to
+sign in and the API wants a token. The test client signs in as a newcomer does, through the
+one-time link that `flasker server` prints (`Manager.on_serve`, then a GET of the link).
+
 Each test runs a copy in `tmp_path` (never the repository's folder, whose database is the
 developer's). The copy's package gets a unique name, and MODULES/APP_FOLDER are overridden
 through `FLASKER__PROJECT__*` variables, so tasks and modules of one test never meet another's
@@ -9,6 +13,7 @@ in this process (Celery keeps a process-wide list of decorated tasks).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tomllib
 from collections.abc import Callable, Iterator
@@ -19,6 +24,7 @@ import pytest
 from sqlalchemy import func, select
 
 from flasker import Project, load_config
+from flasker.manager import ServeInfo
 
 from ._project_helpers import close_project, unique
 
@@ -30,17 +36,34 @@ EXAMPLE = ROOT / "examples" / "houses"
 PACKAGE = "houses"
 ADDRESSES = ["1 Rue des Chats, Paris", "42 Wallaby Way, Sydney", "221B Baker Street, London"]
 SEEDED_CENSUS = {"houses": dict(zip(ADDRESSES, [2, 1, 3], strict=True)), "total": 6}
+DEV_LINK = re.compile(r"flasker: sign in at http://127\.0\.0\.1:5000(/auth/dev/[A-Za-z0-9_\-]+)")
 
 
 class Example:
     """A started copy of the example, with handles on its models and tasks."""
 
-    def __init__(self, project: Project, package: str) -> None:
+    def __init__(self, project: Project, package: str, capsys: pytest.CaptureFixture[str]) -> None:
         self.project = project
         self.package = package
+        self.capsys = capsys
+        self.anonymous = project.app.test_client()
         self.client = project.app.test_client()
+        assert self.sign_in(self.client).status_code == 302
         models = __import__(f"{package}.models", fromlist=["House"])
         self.House, self.Cat = models.House, models.Cat
+
+    def dev_link(self) -> str:
+        """What `flasker server` prints on loopback: the path of a one-time sign-in link."""
+        self.capsys.readouterr()
+        serving = ServeInfo(host="127.0.0.1", port=5000, debug=False, prod=False)
+        for manager in self.project.managers:
+            manager.on_serve(self.project, serving)
+        printed = self.capsys.readouterr().err
+        (path,) = DEV_LINK.findall(printed)
+        return path
+
+    def sign_in(self, client: Any) -> Any:
+        return client.get(self.dev_link())
 
     def task(self, name: str) -> Any:
         return self.project.celery.tasks[f"{self.package}.tasks.{name}"]
@@ -54,7 +77,7 @@ class Example:
 
 
 @pytest.fixture
-def example(tmp_path: Path) -> Iterator[Callable[..., Example]]:
+def example(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., Example]]:
     """Factory: copy the example, start it (after `configure(project)`), close it afterwards."""
     started: list[Project] = []
 
@@ -78,7 +101,7 @@ def example(tmp_path: Path) -> Iterator[Callable[..., Example]]:
         if configure is not None:
             configure(project)
         project.start()
-        return Example(project, package)
+        return Example(project, package, capsys)
 
     yield make
     for project in started:
@@ -92,7 +115,40 @@ def test_the_repository_serves_the_example_on_embedded_services() -> None:
     assert config.get("PROJECT", "DB_URL") is None
     assert config.db_url == f"sqlite:///{EXAMPLE / 'db.sqlite'}"
     assert config.is_embedded_broker
-    assert config.modules == ("houses.models", "houses.tasks", "houses.views", "houses.api")
+    assert config.modules == (
+        "houses.models",
+        "houses.tasks",
+        "houses.views",
+        "houses.api",
+        "houses.auth",
+    )
+    assert config.section("AUTH")["DEV_LOGIN"] == "true"
+
+
+def test_it_asks_for_sign_in_and_the_printed_link_signs_in(
+    example: Callable[..., Example],
+) -> None:
+    houses = example()
+    visitor = houses.anonymous
+    home = visitor.get("/")
+    assert home.status_code == 302
+    assert home.location == "/auth/login?next=/"
+    sign_in = visitor.get(home.location)
+    assert sign_in.status_code == 200
+    assert "flasker: sign in at" in sign_in.text
+    assert "/_flasker/static/vendor/bootstrap.min.css" in sign_in.text
+    refused = visitor.post("/api/houses/", json={"address": "1 Nowhere Lane"})
+    assert refused.status_code == 401
+    assert refused.mimetype == "application/problem+json"
+    assert visitor.post("/census").status_code == 302  # no task for anonymous visitors
+
+    link = houses.dev_link()
+    assert visitor.get(link).status_code == 302
+    page = visitor.get("/")
+    assert page.status_code == 200
+    assert "admin@localhost" in page.text
+    assert 'data-testid="sign-out"' in page.text
+    assert houses.anonymous.get(link).status_code == 404  # used
 
 
 def test_it_seeds_houses_and_cats_and_lists_them(example: Callable[..., Example]) -> None:

@@ -16,7 +16,7 @@ import click
 from flasker.cli import CONTEXT_SETTINGS, ScriptInfo, pass_info
 
 from .exceptions import AuthError
-from .policy import ROLES, SCOPES, VIEWER, normalize_email
+from .policy import ADMIN, ROLES, SCOPES, VIEWER, WRITE_SCOPE, normalize_email
 
 if TYPE_CHECKING:
     from .manager import AuthManager
@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 
 
 def _auth(info: ScriptInfo) -> AuthManager:
-    from .manager import AuthManager
-
     project = info.load_project()
-    for manager in project.managers:
-        if isinstance(manager, AuthManager):
-            return manager
+    # The manager registers itself on the app; looking it up there (not by isinstance) also
+    # holds when this command module outlives a re-import of flasker_auth (test suites).
+    manager = project.app.extensions.get("flasker_auth")
+    if manager is not None:
+        return manager  # type: ignore[no-any-return]
     raise AuthError(
         f"{project.config.path}: no AuthManager is registered; add "
         "'current_project.register_manager(AuthManager(...))' to a module in [PROJECT] MODULES"
@@ -120,7 +120,10 @@ def user_add_command(info: ScriptInfo, email: str, role: str, name: str | None) 
             session.add(user)
             verb = "added"
         else:
-            user.invited, user.role = True, role
+            if user.role != role:
+                user.role = role
+                user.end_sessions()
+            user.invited = True
             if name:
                 user.name = name
             verb = "updated"
@@ -161,11 +164,14 @@ def user_remove_command(info: ScriptInfo, email: str) -> None:
 @click.argument("role", type=click.Choice(ROLES))
 @pass_info
 def user_role_command(info: ScriptInfo, email: str, role: str) -> None:
-    """Set the ROLE (admin or viewer) of EMAIL."""
+    """Set the ROLE (admin or viewer) of EMAIL; their current sessions end (they sign in again
+    with the new role)."""
     auth = _auth(info)
     with auth.project.app.app_context():  # type: ignore[union-attr]
         user = _user(auth, _email(email))
-        user.role = role
+        if user.role != role:
+            user.role = role
+            user.end_sessions()
         auth.db_session().commit()
         click.echo(f"{user.email} is now {role}")
 
@@ -190,7 +196,11 @@ def token_group() -> None:
 def token_create_command(
     info: ScriptInfo, email: str, scopes: str, expires: str | None, name: str | None
 ) -> None:
-    """Create an API token for an existing user and print it once: only its hash is kept."""
+    """Create an API token for an existing user and print it once: only its hash is kept.
+
+    A token never does more than its user's role allows: api:write is refused for a viewer.
+    For admin@localhost (the development admin) the user is created if needed; its tokens work
+    while 'flasker server' runs with the development sign-in link enabled (DEV_LOGIN)."""
     from ._duration import parse_duration
     from .tokens import create_token, describe, parse_scopes
 
@@ -207,7 +217,14 @@ def token_create_command(
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--expires") from None
     with auth.project.app.app_context():  # type: ignore[union-attr]
-        user = _user(auth, _email(email))
+        address = _email(email)
+        user = auth.find_user(address) or _dev_admin(auth, address) or _user(auth, address)
+        if WRITE_SCOPE in scope_list and user.role != ADMIN:
+            raise AuthError(
+                f"{user.email} is a {user.role}, and viewers may only read through the API: "
+                f"an {WRITE_SCOPE} token would be refused. Create an api:read token, or make "
+                f"them an admin first: flasker auth user role {user.email} admin"
+            )
         token, record = create_token(
             auth.db_session(), auth.models, user, scope_list, lifetime, name
         )
@@ -219,6 +236,33 @@ def token_create_command(
         f"expires {row['expires']}. It is shown only now: store it safely.",
         err=True,
     )
+    if user_email_is_dev(row["email"]):
+        click.echo(
+            f"note: {row['email']} is the development admin: this token works while "
+            "'flasker server' runs on this machine with the one-time sign-in link enabled "
+            "(DEV_LOGIN), never with --prod",
+            err=True,
+        )
+
+
+def user_email_is_dev(email: str) -> bool:
+    from .devlink import DEV_EMAIL
+
+    return email == DEV_EMAIL
+
+
+def _dev_admin(auth: AuthManager, address: str) -> UserRecord | None:
+    """The development admin, created on first use unless DEV_LOGIN is false."""
+    from .devlink import DEV_EMAIL, DEV_NAME
+    from .models import utcnow
+
+    if address != DEV_EMAIL or auth.dev_login == "false":
+        return None
+    user = auth.models.User(email=DEV_EMAIL, name=DEV_NAME, role=ADMIN, created=utcnow())
+    session = auth.db_session()
+    session.add(user)
+    session.flush()
+    return user  # type: ignore[no-any-return]
 
 
 @token_group.command("list", short_help="List tokens.")

@@ -1,7 +1,9 @@
 """One-time sign-in links for local development, so a newcomer opens the console at once.
 
-`flasker server --debug` on a loopback address prints such a link (through
-`AuthManager.on_serve`); the link signs in a local admin (`admin@localhost`). It is random
+`flasker server` on a loopback address prints such a link (through `AuthManager.on_serve`)
+when DEV_LOGIN allows it (auto: with `--debug`; true: always; never with `--prod`), and prints
+it again, or a new one once it is used, when someone opens the sign-in page. The link signs in
+a local admin (`admin@localhost`). It is random
 (`secrets.token_urlsafe(32)`), stored only as its sha256, valid for ten minutes, and used at
 most once: the row is claimed by one conditional UPDATE, so two requests racing for the same
 link cannot both win. The route refuses (404) unless the serving process enabled it, the
@@ -15,7 +17,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from .models import utcnow
 from .tokens import hash_token
@@ -62,6 +64,17 @@ def consume_link(session: Session, models: AuthModels, secret: str) -> str | Non
         return None
     row = session.query(link.email).filter(link.token_hash == digest).one()
     return str(row.email)
+
+
+def link_is_live(session: Session, models: AuthModels, secret: str) -> bool:
+    """Is this link stored, unused and unexpired?"""
+    link = models.SignInLink
+    found = session.scalar(
+        select(link.id).where(
+            link.token_hash == hash_token(secret), link.used.is_(None), link.expires > utcnow()
+        )
+    )
+    return found is not None
 
 
 def is_loopback_address(address: str | None) -> bool:

@@ -8,7 +8,8 @@ from an `Authorization: Bearer` token. Refusals:
 - pages: 302 to the sign-in route with a `next` that stays on the site;
 - API requests (under the API's prefix, or asking for JSON and not HTML): 401
   `application/problem+json` with `WWW-Authenticate: Bearer realm=...`; a token without the
-  scope of the method, or a viewer writing through the API, gets 403.
+  scope of the method, or a viewer writing through the API (signed in or through a token:
+  a token's scopes never exceed its user's role), gets 403.
 
 Decorators for views::
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 
-from .policy import ADMIN
+from .policy import ADMIN, WRITE_SCOPE
 from .safety import safe_next
 from .tokens import READ_METHODS, find_token, note_use, scope_for
 
@@ -126,11 +127,15 @@ def check_request(manager: AuthManager) -> Response | None:
     if not current_user.is_authenticated:
         return manager.refuse_anonymous()
     if is_api and request.method not in READ_METHODS and current_user.role != ADMIN:
-        return manager.refuse_forbidden(
-            f"{current_user.email} is a {current_user.role}: viewers may only read through the "
-            f"API; an admin can run 'flasker auth user role {current_user.email} admin'"
-        )
+        return _refuse_viewer_write(manager, current_user)
     return None
+
+
+def _refuse_viewer_write(manager: AuthManager, user: Any, through: str = "") -> Response:
+    return manager.refuse_forbidden(
+        f"{user.email} is a {user.role}: viewers may only read through the API{through}; "
+        f"an admin can run 'flasker auth user role {user.email} admin'"
+    )
 
 
 def _bearer_token() -> str | None:
@@ -160,6 +165,8 @@ def _authenticate_token(manager: AuthManager, presented: str) -> Response | None
             f"this token lacks the {needed} scope needed for {request.method} "
             f"(it has: {record.scopes or 'none'})"
         )
+    if needed == WRITE_SCOPE and user.role != ADMIN:
+        return _refuse_viewer_write(manager, user, ", whatever their token's scopes")
     if note_use(record):
         session.commit()
     _set_request_user(user)

@@ -17,18 +17,22 @@ in the environment::
         "keycloak", "https://sso.example.com/realms/main/.well-known/openid-configuration",
         client_id="flasker", client_secret="${OIDC_SECRET}", authorized_domains=["example.com"]))
 
-With no client id at all, only the development link signs in (`flasker server --debug`).
+With no client id at all, only the development link signs in (`flasker server` on loopback,
+with `--debug`, or without it when `DEV_LOGIN = true`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
-from flask import Response, request
+from flask import Response, current_app, request, url_for
+from flask import session as flask_session
 from sqlalchemy import select
 
 from flasker import _values
@@ -36,9 +40,9 @@ from flasker.json import dumps
 from flasker.manager import Manager, ServeInfo
 
 from ._duration import parse_duration
-from .exceptions import AuthSetupError
+from .exceptions import AuthSetupError, SignInError
 from .policy import ADMIN, AccessPolicy, normalize_email
-from .settings import AUTH_SECTION, GOOGLE_METADATA_URL
+from .settings import AUTH_SECTION, DEV_LOGIN_MODES, GOOGLE_METADATA_URL
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -52,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BLUEPRINT_NAME = "flasker_auth"
+#: Where the session keeps the user's session generation (`AuthUser.session_version`).
+SESSION_VERSION_KEY = "flasker_auth_version"
 
 
 class AnonymousUser:
@@ -77,7 +83,8 @@ class AuthManager(Manager):
 
     Keyword arguments override the `[AUTH]` section: `provider_name`, `server_metadata_url`,
     `client_id`, `client_secret`, `scopes`, `authorized_emails`, `authorized_domains`,
-    `admins`, `public_endpoints`, `token_default_expiry`, `dev_login`, `url_prefix`.
+    `admins`, `public_endpoints`, `token_default_expiry`, `dev_login` (`"auto"`, `"true"`,
+    `"false"` or a bool), `external_url`, `url_prefix`.
     """
 
     config_section = "AUTH"
@@ -96,7 +103,8 @@ class AuthManager(Manager):
         admins: Iterable[str] | None = None,
         public_endpoints: Iterable[str] | None = None,
         token_default_expiry: str | None = None,
-        dev_login: bool | None = None,
+        dev_login: bool | str | None = None,
+        external_url: str | None = None,
         url_prefix: str | None = None,
     ) -> None:
         given = {
@@ -111,6 +119,7 @@ class AuthManager(Manager):
             "PUBLIC_ENDPOINTS": public_endpoints,
             "TOKEN_DEFAULT_EXPIRY": token_default_expiry,
             "DEV_LOGIN": dev_login,
+            "EXTERNAL_URL": external_url,
             "URL_PREFIX": url_prefix,
         }
         self._overrides = {k: _interpolated(k, v) for k, v in given.items() if v is not None}
@@ -121,8 +130,16 @@ class AuthManager(Manager):
         self.url_prefix = "/auth"
         self.token_default_expiry: timedelta | None = timedelta(days=90)
         self.oidc: OIDCClient | None = None
-        #: Set by `on_serve` when `flasker server` runs with debug on loopback, not in prod.
+        #: `DEV_LOGIN`: auto, true or false.
+        self.dev_login = "auto"
+        #: `EXTERNAL_URL` without its trailing slash, or None.
+        self.external_url: str | None = None
+        #: Set by `on_serve` when `flasker server` serves on loopback, not in prod, and
+        #: DEV_LOGIN allows it (auto: with --debug; true: always).
         self.dev_login_active = False
+        self._dev_base = "http://127.0.0.1:5000" + self.url_prefix
+        self._dev_secret: str | None = None
+        self._dev_lock = threading.Lock()
         self._models: AuthModels | None = None
 
     def __repr__(self) -> str:
@@ -148,6 +165,8 @@ class AuthManager(Manager):
             self.token_default_expiry = parse_duration(str(options["TOKEN_DEFAULT_EXPIRY"]))
         except ValueError as error:
             raise AuthSetupError(f"TOKEN_DEFAULT_EXPIRY: {error}") from None
+        self.dev_login = _dev_login_mode(options.get("DEV_LOGIN", "auto"))
+        self.external_url = _external_url(options.get("EXTERNAL_URL"))
 
     @property
     def models(self) -> AuthModels:
@@ -199,25 +218,91 @@ class AuthManager(Manager):
                 manager.authorize(self._api_authorizer)  # type: ignore[attr-defined]
 
     def on_serve(self, project: Project, serving: ServeInfo) -> None:
-        """Print a one-time admin sign-in link when serving locally in debug mode."""
-        allowed = bool(self.options.get("DEV_LOGIN", True))
-        self.dev_login_active = (
-            allowed and serving.debug and serving.is_loopback and not serving.prod
-        )
+        """Refuse `--prod` when the callback URL would come from the Host header; print a
+        one-time admin sign-in link when serving locally (see DEV_LOGIN)."""
+        wanted = self.dev_login == "true" or (self.dev_login == "auto" and serving.debug)
+        self.dev_login_active = wanted and serving.is_loopback and not serving.prod
+        if serving.prod:
+            self._require_external_address(project)
+        self._dev_secret = None
         if not self.dev_login_active:
             return
-        from .devlink import create_link, link_url
+        from .devlink import link_url
 
+        self._dev_base = link_url(serving, self.url_prefix)
         try:
             with project.app.app_context():
-                session = self.db_session()
-                secret = create_link(session, self.models)
-                session.commit()
+                self.announce_dev_link(new=True)
         except Exception as error:  # a missing table must not stop the server
             click.echo(f"flasker: no development sign-in link ({error})", err=True)
+
+    def announce_dev_link(self, new: bool = False) -> None:
+        """Print the development sign-in link on the server's terminal: the live one again, or
+        a new one when it was used or expired (at most one is live at a time). `on_serve` calls
+        it, and so does the sign-in page, so the link is the terminal's last line when someone
+        looks for it. The link itself never reaches a browser."""
+        from .devlink import create_link, link_is_live
+
+        with self._dev_lock:
+            session = self.db_session()
+            secret = None if new else self._dev_secret
+            if secret is None or not link_is_live(session, self.models, secret):
+                secret = create_link(session, self.models)
+                session.commit()
+                self._dev_secret = secret
+        click.echo(
+            click.style(f"flasker: sign in at {self._dev_base}/dev/{secret}", bold=True)
+            + "  (one-time link for a local admin, valid 10 minutes)",
+            err=True,
+        )
+
+    def _require_external_address(self, project: Project) -> None:
+        """`--prod` with a provider: the callback URL must not come from the Host header."""
+        config = project.app.config
+        if self.oidc is None or self.external_url or config.get("SERVER_NAME"):
             return
-        url = link_url(serving, f"{self.url_prefix}/dev/{secret}")
-        click.echo(f"flasker: sign in as a local admin (once, within 10 minutes): {url}", err=True)
+        if config.get("TRUSTED_HOSTS"):
+            return
+        raise AuthSetupError(
+            "--prod: sign-in sends the provider a callback URL, which must not be built from "
+            "the Host header a client sends: set the site's public address, e.g. "
+            f"'EXTERNAL_URL = https://{project.config.name.lower() or 'www'}.example.com' in "
+            f"[AUTH] of {project.config.path} (or SERVER_NAME or TRUSTED_HOSTS in [APP])"
+        )
+
+    def callback_url(self) -> str:
+        """The provider's redirect URI for this request (SignInError when it cannot be trusted).
+
+        EXTERNAL_URL when set; else the request's own address, but only when its Host is one
+        the app vouches for: in TRUSTED_HOSTS (Flask refuses the others with 400), equal to
+        SERVER_NAME, or, with neither configured, a loopback name (local development).
+        """
+        endpoint = f"{self.blueprint_name}.callback"
+        if self.external_url:
+            path = url_for(endpoint)
+            root = request.script_root
+            if root and path.startswith(root + "/"):
+                path = path[len(root) :]
+            return self.external_url + path
+        config = current_app.config
+        trusted = config.get("TRUSTED_HOSTS")
+        server_name = config.get("SERVER_NAME")
+        if trusted:
+            from werkzeug.sansio.utils import host_is_trusted
+
+            if host_is_trusted(request.host, trusted):
+                return url_for(endpoint, _external=True)
+        elif server_name:
+            if request.host.lower() == str(server_name).lower():
+                return url_for(endpoint, _external=True)
+        elif _is_loopback_host(request.host):
+            return url_for(endpoint, _external=True)
+        logger.warning("sign-in refused: untrusted Host header %r", request.host[:100])
+        raise SignInError(
+            "this site does not answer sign-ins at this address; an administrator can set its "
+            "public address in [AUTH] EXTERNAL_URL (or [APP] SERVER_NAME or TRUSTED_HOSTS)",
+            400,
+        )
 
     # -- helpers used by the guard, the views and the CLI ------------------------------------------
     def db_session(self) -> Session:
@@ -253,10 +338,11 @@ class AuthManager(Manager):
                 created=utcnow(),
             )
             session.add(user)
-        elif role is not None:
-            user.role = role
-        elif self.policy.role_for(email) == ADMIN:
-            user.role = ADMIN
+        else:
+            new_role = role or (ADMIN if self.policy.role_for(email) == ADMIN else user.role)
+            if new_role != user.role:
+                user.role = new_role
+                user.end_sessions()
         if isinstance(name, str) and name.strip():
             user.name = name.strip()[:200]
         user.last_sign_in = utcnow()
@@ -271,6 +357,8 @@ class AuthManager(Manager):
         user = self.db_session().get(self.models.User, key)
         if user is None or not self.may_use(user):
             return None
+        if flask_session.get(SESSION_VERSION_KEY) != user.session_version:
+            return None  # signed out, role changed or removed since: a stale (or copied) cookie
         return user  # type: ignore[no-any-return]
 
     def _api_authorizer(self, endpoint: str, method: str, model: type | None) -> bool:
@@ -393,3 +481,54 @@ def _interpolated(key: str, value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [_interpolated(key, item) for item in value]
     return value
+
+
+def _dev_login_mode(value: Any) -> str:
+    """DEV_LOGIN as auto, true or false (a bool keyword argument is accepted too)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip().lower()
+    if text not in DEV_LOGIN_MODES:
+        raise AuthSetupError(
+            f"DEV_LOGIN: expected one of {', '.join(DEV_LOGIN_MODES)}, got {value!r}"
+        )
+    return text
+
+
+def _external_url(value: Any) -> str | None:
+    """EXTERNAL_URL checked (http(s)://host[:port][/path], nothing else), without a final /."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise AuthSetupError(
+            f"EXTERNAL_URL: expected the site's public address such as "
+            f"https://houses.example.com, got {text!r}"
+        )
+    return text.rstrip("/")
+
+
+def _is_loopback_host(host: str) -> bool:
+    """Is the Host header (`name[:port]`) a loopback name: localhost, 127.x.x.x or [::1]?"""
+    from .devlink import is_loopback_address
+
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:
+        return False
+    if not name:
+        return False
+    return name == "localhost" or is_loopback_address(name)

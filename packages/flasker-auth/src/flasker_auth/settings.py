@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from flasker.schema import Key, SectionSchema
 
+#: `DEV_LOGIN` values: auto (loopback + --debug), true (loopback), false (never).
+DEV_LOGIN_MODES = ("auto", "true", "false")
+
 #: Google's discovery document (the `GoogleAuthManager` preset).
 GOOGLE_METADATA_URL = "https://accounts.google.com/.well-known/openid-configuration"
 
@@ -47,9 +50,18 @@ AUTH_SECTION = SectionSchema.of(
         ),
         Key(
             "DEV_LOGIN",
-            "bool",
-            True,
-            "Let 'flasker server --debug' on a loopback address print a one-time admin link.",
+            "str",
+            "auto",
+            "One-time admin sign-in link printed by 'flasker server' for local development: "
+            "auto (with --debug), true (with or without --debug), false (never). Never with "
+            "--prod, never when listening off loopback.",
+            choices=DEV_LOGIN_MODES,
+        ),
+        Key(
+            "EXTERNAL_URL",
+            doc="The site's public address (e.g. https://houses.example.com): the provider's "
+            "callback URL is built on it, never on the request's Host header. Needed with "
+            "--prod unless [APP] SERVER_NAME or TRUSTED_HOSTS is set.",
         ),
         Key("URL_PREFIX", default="/auth", doc="Where the sign-in routes are mounted."),
     ],

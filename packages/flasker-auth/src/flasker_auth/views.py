@@ -5,7 +5,9 @@
 - `GET  /auth/callback`: verifies the provider's answer (oidc.py), applies the allow-list,
   stores the user, rotates the session (cleared, then `login_user`) and goes to `next`.
 - `POST /auth/logout`: CSRF-checked (Flask-WTF's token, as a form field or `X-CSRFToken`),
-  clears the session. `GET` shows a confirmation form, so a link or a prefetch never signs out.
+  clears the session and moves the user's session generation on, so every cookie issued to
+  them before (a copy included) stops working. `GET` shows a confirmation form, so a link or
+  a prefetch never signs out.
 - `GET  /auth/dev/<secret>`: the one-time development link (devlink.py).
 
 Every failure renders a page with a 400/403/404/502 status and a sentence saying what to do;
@@ -22,6 +24,7 @@ from flask_login import current_user, login_user, logout_user
 
 from .devlink import DEV_NAME, consume_link, is_loopback_address
 from .exceptions import SignInError
+from .manager import SESSION_VERSION_KEY
 from .models import utcnow
 from .oidc import is_verified
 from .policy import ADMIN, normalize_email
@@ -45,15 +48,18 @@ def page(
     command: str | None = None,
     link: dict[str, str] | None = None,
     sign_out: str | None = None,
+    after: tuple[str, ...] = (),
 ) -> tuple[str, int, dict[str, str]]:
     html = render_template(
         "flasker_auth/message.html",
         title=title,
         paragraphs=paragraphs,
         command=command,
+        after=after,
         link=link,
         sign_out=sign_out,
         blueprint=manager.blueprint_name,
+        site_name=manager.project.config.name if manager.project is not None else "Sign-in",
     )
     return html, status, {"Cache-Control": "no-store"}
 
@@ -72,17 +78,36 @@ def make_blueprint(manager: AuthManager) -> Blueprint:
         if current_user.is_authenticated:
             return redirect(target)
         if manager.oidc is None:
+            if manager.dev_login_active:
+                manager.announce_dev_link()
+                return page(
+                    manager,
+                    "Sign in",
+                    "During development this site signs you in with a one-time link: the "
+                    "terminal running 'flasker server' has just printed it, on a line like "
+                    "this one:",
+                    command=f"flasker: sign in at {request.host_url}{manager.url_prefix[1:]}/dev/…",
+                    after=(
+                        "Open that link in this browser. It works once, within ten minutes; "
+                        "reload this page for a new one.",
+                    ),
+                )
             return page(
                 manager,
                 "Sign-in is not set up",
                 "This project has no sign-in provider configured (CLIENT_ID in [AUTH]).",
-                "During development, 'flasker server --debug' prints a one-time sign-in link "
-                "for a local admin; open it in this browser.",
+                "During development, 'flasker server --debug' on this machine (or "
+                "'flasker server' with DEV_LOGIN = true in [AUTH]) prints a one-time sign-in "
+                "link for a local admin; open it in this browser.",
                 status=503,
             )
+        try:
+            redirect_uri = manager.callback_url()
+        except SignInError as error:
+            return _failure(manager, error)
         session[NEXT_KEY] = target
         try:
-            return manager.oidc.start(url_for(f"{manager.blueprint_name}.callback", _external=True))
+            return manager.oidc.start(redirect_uri)
         except SignInError as error:
             return _failure(manager, error)
 
@@ -151,6 +176,10 @@ def make_blueprint(manager: AuthManager) -> Blueprint:
                 link={"url": url_for(f"{manager.blueprint_name}.logout"), "text": "Try again"},
                 status=400,
             )
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        if isinstance(user, manager.models.User):
+            user.end_sessions()  # this cookie, and any copy of it, is now worthless
+            manager.db_session().commit()
         logout_user()
         session.clear()
         return page(manager, "Signed out", "You are signed out.", link=_retry_link(manager))
@@ -169,22 +198,31 @@ def make_blueprint(manager: AuthManager) -> Blueprint:
                 manager,
                 "Link used or expired",
                 "Each development sign-in link works once, for ten minutes.",
-                "Restart 'flasker server --debug' to print a new one.",
+                "Open the sign-in page: the terminal running 'flasker server' prints a new one.",
                 status=404,
+                link=_retry_link(manager),
             )
         user = manager.record_sign_in(email, DEV_NAME, role=ADMIN)
         _rotate_and_login(user)
-        return redirect("/")
+        return redirect(url_for_root())
 
     return blueprint
 
 
 def _rotate_and_login(user: Any) -> None:
     """A new session for the signed-in user: nothing set before sign-in survives it, so a
-    session planted by someone else (fixation) is worthless."""
+    session planted by someone else (fixation) is worthless. The user's session generation
+    goes in with it: sign-out moves it on, which ends this session even where the cookie was
+    copied."""
     session.clear()
     login_user(user, remember=False, fresh=True)
+    session[SESSION_VERSION_KEY] = user.session_version
     session["flasker_auth_signed_in"] = utcnow().isoformat()
+
+
+def url_for_root() -> str:
+    """The app's root (behind a SCRIPT_NAME prefix too)."""
+    return (request.script_root or "") + "/"
 
 
 def _from_loopback() -> bool:
