@@ -12,6 +12,7 @@ it every page says that anyone who can reach it may change the cfg.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flasker.manager import Manager
@@ -33,12 +34,24 @@ class ConsoleManager(Manager):
 
     config_section = "CONSOLE"
 
-    def __init__(self, url_prefix: str | None = None, check_timeout: float | None = None):
-        given = {"URL_PREFIX": url_prefix, "CHECK_TIMEOUT": check_timeout}
+    def __init__(
+        self,
+        url_prefix: str | None = None,
+        check_timeout: float | None = None,
+        inspect_timeout: float | None = None,
+    ):
+        given = {
+            "URL_PREFIX": url_prefix,
+            "CHECK_TIMEOUT": check_timeout,
+            "INSPECT_TIMEOUT": inspect_timeout,
+        }
         self._overrides = {k: v for k, v in given.items() if v is not None}
         self.project: Project | None = None
         self.url_prefix = "/console"
         self.check_timeout = 2.0
+        self.inspect_timeout = 1.5
+        #: Workers this process has seen answer (hostname → when), to list them offline later.
+        self.seen_workers: dict[str, datetime] = {}
 
     def __repr__(self) -> str:
         return f"<ConsoleManager {self.url_prefix or '/'}>"
@@ -53,14 +66,8 @@ class ConsoleManager(Manager):
         options.update(self._overrides)
         prefix = str(options["URL_PREFIX"]).strip().strip("/")
         self.url_prefix = "/" + prefix if prefix else ""
-        try:
-            self.check_timeout = float(options["CHECK_TIMEOUT"])
-        except (TypeError, ValueError):
-            raise ConsoleSetupError(
-                f"ConsoleManager check_timeout: expected seconds, got {options['CHECK_TIMEOUT']!r}"
-            ) from None
-        if self.check_timeout <= 0:
-            raise ConsoleSetupError("ConsoleManager check_timeout must be more than 0 seconds")
+        self.check_timeout = _seconds(options, "CHECK_TIMEOUT")
+        self.inspect_timeout = _seconds(options, "INSPECT_TIMEOUT")
 
         app = project.app
         if app.extensions.get(EXTENSION) is not None:
@@ -70,3 +77,16 @@ class ConsoleManager(Manager):
         if not hasattr(app, "htmx"):
             HTMX(app)
         app.register_blueprint(make_blueprint(), url_prefix=self.url_prefix or None)
+
+
+def _seconds(options: dict[str, Any], key: str) -> float:
+    name = key.lower()
+    try:
+        value = float(options[key])
+    except (TypeError, ValueError):
+        raise ConsoleSetupError(
+            f"ConsoleManager {name}: expected seconds, got {options[key]!r}"
+        ) from None
+    if value <= 0:
+        raise ConsoleSetupError(f"ConsoleManager {name} must be more than 0 seconds")
+    return value

@@ -20,6 +20,13 @@ CONSOLE_SECTION = SectionSchema.of(
             "Seconds the overview waits for the database and the broker before it reports "
             "them unreachable.",
         ),
+        Key(
+            "INSPECT_TIMEOUT",
+            "float",
+            1.5,
+            "Seconds the workers page waits for workers to answer Celery's remote control "
+            "(inspect) before it lists them as offline.",
+        ),
     ],
     "The operator console (flasker-console): cfg editor, overview, endpoints, tasks, workers.",
 )

@@ -73,7 +73,28 @@ def make_blueprint() -> Blueprint:
         admin_only(config_raw_validate),
         methods=["POST"],
     )
+    _add_celery_rules(blueprint)
     return blueprint
+
+
+def _add_celery_rules(blueprint: Blueprint) -> None:
+    """The tasks and workers pages (celery_views.py)."""
+    from . import celery_views as cv
+
+    blueprint.add_url_rule("/tasks", "tasks", cv.tasks_page)
+    blueprint.add_url_rule("/tasks/list", "tasks_list", cv.tasks_list)
+    blueprint.add_url_rule("/tasks", "tasks_send", admin_only(cv.tasks_send), methods=["POST"])
+    blueprint.add_url_rule(
+        "/tasks/<task_id>/retry", "tasks_retry", admin_only(cv.tasks_retry), methods=["POST"]
+    )
+    blueprint.add_url_rule(
+        "/tasks/<task_id>/revoke", "tasks_revoke", admin_only(cv.tasks_revoke), methods=["POST"]
+    )
+    blueprint.add_url_rule("/workers", "workers", cv.workers_page)
+    blueprint.add_url_rule("/workers/table", "workers_table", cv.workers_table)
+    blueprint.add_url_rule(
+        "/workers/pool", "workers_pool", admin_only(cv.workers_pool), methods=["POST"]
+    )
 
 
 def _manager() -> ConsoleManager:

@@ -1,0 +1,182 @@
+"""The tasks and workers pages (registered on the console's blueprint by `views.make_blueprint`).
+
+Tasks: the project's registered tasks (core's `introspect.tasks`) with a form per task built
+from its signature; sending, retrying and revoking need an admin (and a CSRF token, checked by
+the blueprint); the list of tasks sent from the console polls every 2 s while one may change.
+Workers: a table from Celery's remote control, polled every 3 s; pool grow/shrink for admins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_htmx import make_response
+
+from flasker import introspect
+
+from . import tasks as store
+from . import workers as remote
+from .access import current_operator
+from .exceptions import ConsoleError
+from .manager import EXTENSION
+
+
+def _project() -> Any:
+    manager = current_app.extensions[EXTENSION]
+    project = manager.project
+    if not project.is_started:
+        # `flasker console` serves a cfg without importing the project's modules
+        raise ConsoleError(
+            "the tasks and workers pages need the console mounted in the project "
+            "(ConsoleManager in one of its MODULES, served by 'flasker server')",
+        )
+    return project
+
+
+def _manager() -> Any:
+    return current_app.extensions[EXTENSION]
+
+
+def _htmx() -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
+# -- tasks ----------------------------------------------------------------------------------
+def _registered(project: Any) -> list[dict[str, Any]]:
+    return introspect.tasks(project)
+
+
+def _task_list(project: Any) -> store.TaskList:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return store.recent(project, _manager().check_timeout)
+    except SQLAlchemyError as error:
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return store.TaskList([], f"the database did not answer: {detail}")
+
+
+def tasks_page() -> Any:
+    project = _project()
+    forms = [store.TaskForm(task) for task in _registered(project)]
+    return render_template(
+        "flasker_console/tasks.html",
+        forms=forms,
+        listing=_task_list(project),
+        sent=request.args.get("sent"),
+    )
+
+
+def tasks_list() -> Any:
+    if not _htmx():
+        return redirect(url_for(".tasks"))
+    return render_template(
+        "flasker_console/partials/task_list.html", listing=_task_list(_project())
+    )
+
+
+def tasks_send() -> Any:
+    project = _project()
+    name = request.form.get("task", "")
+    registered = {task["name"]: task for task in _registered(project)}
+    task = registered.get(name)
+    if task is None:
+        raise store.TaskInputError(f"no task named {name!r} is registered in this project")
+    try:
+        args, kwargs = store.arguments_from_form(task, request.form)
+        countdown, queue = store.options_from_form(request.form)
+    except store.TaskInputError as error:
+        form = store.TaskForm(task, dict(request.form), getattr(error, "problems", {}))
+        if _htmx():
+            return render_template(
+                "flasker_console/partials/error.html", status=error.status, message=str(error)
+            ), error.status
+        forms = [form if f["name"] == name else store.TaskForm(f) for f in registered.values()]
+        return render_template(
+            "flasker_console/tasks.html",
+            forms=forms,
+            listing=_task_list(project),
+            sent=None,
+            failed=name,
+            message=str(error),
+        ), error.status
+    row = store.send(
+        project,
+        name,
+        args,
+        kwargs,
+        countdown=countdown,
+        queue=queue,
+        sent_by=current_operator().email,
+        timeout=_manager().check_timeout,
+    )
+    return _after_change(project, row, f"Sent {row.call} as task {row.task_id}.")
+
+
+def tasks_retry(task_id: str) -> Any:
+    project = _project()
+    row = store.retry(project, task_id, current_operator().email, _manager().check_timeout)
+    return _after_change(project, row, f"Sent {row.call} again as task {row.task_id}.")
+
+
+def tasks_revoke(task_id: str) -> Any:
+    project = _project()
+    row = store.revoke(project, task_id)
+    return _after_change(project, row, f"Asked the workers to drop task {row.task_id}.")
+
+
+def _after_change(project: Any, row: Any, message: str) -> Any:
+    if not _htmx():
+        return redirect(url_for(".tasks", sent=row.task_id), 303)
+    return render_template(
+        "flasker_console/partials/task_sent.html",
+        message=message,
+        listing=_task_list(project),
+    )
+
+
+# -- workers --------------------------------------------------------------------------------
+def _snapshot(project: Any) -> remote.WorkersView:
+    manager = _manager()
+    return remote.snapshot(
+        project, manager.seen_workers, manager.inspect_timeout, manager.check_timeout
+    )
+
+
+def workers_page() -> Any:
+    project = _project()
+    return render_template("flasker_console/workers.html", view=_snapshot(project))
+
+
+def workers_table() -> Any:
+    if not _htmx():
+        return redirect(url_for(".workers"))
+    view = _snapshot(_project())
+    return render_template("flasker_console/partials/workers_table.html", view=view)
+
+
+def workers_pool() -> Any:
+    project = _project()
+    hostname = request.form.get("hostname", "")
+    try:
+        change = int(request.form.get("change", ""))
+    except ValueError:
+        raise store.TaskInputError("change: expected 1 or -1") from None
+    if change not in (1, -1) or not hostname:
+        raise store.TaskInputError("pool resize needs a hostname and a change of 1 or -1")
+    if not _htmx() and request.form.get("confirm") != "yes":
+        # htmx asks with hx-confirm; without JavaScript, a page asks
+        return render_template(
+            "flasker_console/worker_confirm.html", hostname=hostname, change=change
+        )
+    ok, detail = remote.pool_resize(project, hostname, change, _manager().inspect_timeout + 1)
+    verb = "grow" if change > 0 else "shrink"
+    message = f"{hostname}: pool {verb}: {detail}"
+    if not ok:
+        raise store.TaskStateError(message)
+    if _htmx():
+        return make_response(
+            render_template("flasker_console/partials/notice.html", message=message)
+        )
+    return redirect(url_for(".workers"), 303)

@@ -1,0 +1,429 @@
+"""Tasks sent from the console: the form built from a task's signature, sending, the stored list.
+
+Each task sent (or retried) from the console is a row of `flasker_console_tasks` in the
+project's database (core's `Model`, `__api__ = False`), so the list survives a console restart.
+Its state comes from Celery's result backend while it is not final (PENDING, STARTED, RETRY)
+and is stored once it is (SUCCESS, FAILURE, REVOKED), so a finished row costs no backend call.
+
+The model is mapped on first use (`task_model()`) and its table created then if missing, not
+when the console is registered: a project whose database is down still starts (and its
+overview says so), and importing the package adds no table.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .exceptions import ConsoleError
+
+if TYPE_CHECKING:
+    from flasker.project import Project
+
+TASKS_TABLE = "flasker_console_tasks"
+#: States after which a task's row no longer asks the result backend.
+FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+#: Rows the page lists.
+RECENT = 25
+#: Longest stored text of a result, message or traceback.
+MAX_TEXT = 4000
+
+
+class TaskInputError(ConsoleError):
+    """The task form holds values that cannot be sent (the message names the field)."""
+
+    status = 422
+
+
+class TaskStateError(ConsoleError):
+    """The task is not in a state that allows the action (retry a success, revoke a finished
+    one), or it was not sent from this console."""
+
+    status = 409
+
+
+class BrokerUnavailable(ConsoleError):
+    """The broker did not take a message (the message says which and why)."""
+
+    status = 503
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_TEXT:
+        return text
+    return text[: MAX_TEXT - 1] + "…"
+
+
+class TaskRecord:
+    """One task sent from the console: what was sent, by whom, and how it ended."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    args: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON
+    kwargs: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON
+    queue: Mapped[str | None] = mapped_column(String(255))
+    countdown: Mapped[float | None] = mapped_column()
+    sent_by: Mapped[str | None] = mapped_column(String(320))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retry_of: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32), nullable=False, default="PENDING")
+    revoke_requested: Mapped[bool] = mapped_column(default=False)
+    result: Mapped[str | None] = mapped_column(Text)  # JSON text of the return value
+    error_type: Mapped[str | None] = mapped_column(String(255))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def call(self) -> str:
+        """`name(1, 'a', b=2)`, for the list."""
+        parts = [repr(a) for a in json.loads(self.args)]
+        parts += [f"{k}={v!r}" for k, v in json.loads(self.kwargs).items()]
+        return f"{self.name}({', '.join(parts)})"
+
+
+_lock = threading.Lock()
+_current: Any = None
+
+
+def task_model() -> Any:
+    """The `ConsoleTask` model, mapped on core's `Model` (again, if a test suite unmapped it)."""
+    global _current
+    from flasker.model import Model
+
+    with _lock:
+        mapped = {mapper.class_ for mapper in Model.registry.mappers}
+        table = Model.metadata.tables.get(TASKS_TABLE)
+        if _current is not None and _current in mapped and table is _current.__table__:
+            return _current
+        if table is not None:
+            raise ConsoleError(
+                f"the table {TASKS_TABLE} is already defined by another model: the console "
+                "keeps the tasks it sent there; rename the other model's table"
+            )
+        namespace = {
+            "__tablename__": TASKS_TABLE,
+            "__module__": __name__,
+            "__doc__": TaskRecord.__doc__,
+            "__api__": False,
+        }
+        _current = type("ConsoleTask", (TaskRecord, Model), namespace)
+        return _current
+
+
+_created: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def ensure_table(project: Project) -> None:
+    """Create the table when missing, once per engine and mapping (also in a project whose
+    schema Alembic owns: the console's table is its own)."""
+    model = task_model()
+    engine = project.db.engine
+    if _created.get(engine) is model:
+        return
+    model.__table__.create(engine, checkfirst=True)
+    _created[engine] = model
+
+
+# -- the form -------------------------------------------------------------------------------
+@dataclass
+class TaskForm:
+    """A task's parameters as form fields, and the values an operator typed into them."""
+
+    task: dict[str, Any]
+    values: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.task["name"])
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        rows = []
+        for parameter in self.task["parameters"]:
+            default = parameter["default"]
+            rows.append(
+                {
+                    **parameter,
+                    "field": f"arg:{parameter['name']}",
+                    "placeholder": _placeholder(parameter),
+                    "initial": "" if default is None else json.dumps(default),
+                }
+            )
+        return rows
+
+
+def _placeholder(parameter: dict[str, Any]) -> str:
+    kind = parameter["kind"]
+    if kind == "var_positional":
+        return "JSON list of extra arguments, e.g. [1, 2]"
+    if kind == "var_keyword":
+        return 'JSON object of extra keywords, e.g. {"a": 1}'
+    annotation = parameter.get("annotation")
+    hint = f"{annotation}, " if annotation else ""
+    return f'{hint}JSON ("text", 3, true, [..], {{..}}) or plain text'
+
+
+def parse_value(text: str) -> Any:
+    """A field's value: JSON when it parses, else the text itself (so `Main St` needs no quotes)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def arguments_from_form(task: dict[str, Any], form: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword arguments from the form's `arg:NAME` fields.
+
+    Empty fields are left out (the task's default applies); a required one that is empty is an
+    error. Positional-only parameters go into args, the others are passed by keyword.
+    """
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for parameter in task["parameters"]:
+        name, kind = parameter["name"], parameter["kind"]
+        text = (form.get(f"arg:{name}") or "").strip()
+        if not text:
+            if parameter["required"]:
+                problems[name] = f"{name} is required"
+            continue
+        value = parse_value(text)
+        if kind == "var_positional":
+            if not isinstance(value, list):
+                problems[name] = f"*{name}: expected a JSON list, e.g. [1, 2]"
+                continue
+            args.extend(value)
+        elif kind == "var_keyword":
+            if not isinstance(value, dict):
+                problems[name] = f'**{name}: expected a JSON object, e.g. {{"a": 1}}'
+                continue
+            kwargs.update(value)
+        elif kind == "positional_only":
+            args.append(value)
+        else:
+            kwargs[name] = value
+    if problems:
+        error = TaskInputError("; ".join(problems.values()))
+        error.problems = problems  # type: ignore[attr-defined]
+        raise error
+    return args, kwargs
+
+
+def options_from_form(form: Any) -> tuple[float | None, str | None]:
+    countdown_text = (form.get("countdown") or "").strip()
+    countdown = None
+    if countdown_text:
+        try:
+            countdown = float(countdown_text)
+        except ValueError:
+            raise TaskInputError(f"countdown: expected seconds, got {countdown_text!r}") from None
+        if countdown < 0:
+            raise TaskInputError("countdown: expected 0 or more seconds")
+    queue = (form.get("queue") or "").strip() or None
+    return countdown or None, queue
+
+
+# -- sending --------------------------------------------------------------------------------
+#: Publishing gives up quickly when the broker does not answer (the page must not hang).
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
+
+def send(
+    project: Project,
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    *,
+    countdown: float | None = None,
+    queue: str | None = None,
+    sent_by: str | None = None,
+    retry_of: str | None = None,
+    timeout: float = 2.0,
+) -> Any:
+    """Publish the task and store its row; return the row.
+
+    The broker is checked first (a broker that is down answers 503 within `timeout`), and
+    publishing itself gets `timeout` + 2 s: a result backend that does not answer (Redis
+    subscribes to the result while sending) must not hang the page.
+    """
+    from uuid import uuid4
+
+    from flasker.health import CheckTimeout, check_broker, within
+
+    celery = project.celery
+    task = celery.tasks.get(name)
+    if task is None:
+        raise TaskInputError(f"no task named {name!r} is registered in this project")
+    broker = check_broker(project, timeout)
+    if not broker.ok:
+        raise BrokerUnavailable(f"could not send {name}: the broker is down ({broker.detail})")
+    task_id = str(uuid4())
+    options: dict[str, Any] = {"task_id": task_id, "retry": True, "retry_policy": PUBLISH_RETRY}
+    if countdown:
+        options["countdown"] = countdown
+    if queue:
+        options["queue"] = queue
+    ensure_table(project)
+    late = None
+    try:
+        within(timeout + 2.0, lambda: task.apply_async(args=args, kwargs=kwargs, **options))
+    except CheckTimeout:
+        late = BrokerUnavailable(
+            f"sending {name} was not confirmed within {timeout + 2:g} s: it is listed as task "
+            f"{task_id} and may still run"
+        )
+    except Exception as error:
+        raise BrokerUnavailable(
+            f"could not send {name}: the broker did not take it ({type(error).__name__}: {error})"
+        ) from None
+    model = task_model()
+    row = model(
+        task_id=task_id,
+        name=name,
+        args=json.dumps(args),
+        kwargs=json.dumps(kwargs),
+        queue=queue,
+        countdown=countdown,
+        sent_by=sent_by,
+        retry_of=retry_of,
+        state="PENDING",
+        sent_at=utcnow(),
+    )
+    with project.db.Session(expire_on_commit=False) as session:
+        session.add(row)
+        session.commit()
+        session.expunge(row)
+    if late is not None:
+        raise late
+    return row
+
+
+def get(project: Project, task_id: str) -> Any:
+    model = task_model()
+    ensure_table(project)
+    with project.db.Session(expire_on_commit=False) as session:
+        row = session.scalar(select(model).where(model.task_id == task_id))
+        if row is None:
+            raise TaskStateError(f"no task {task_id} was sent from this console")
+        session.expunge(row)
+    return row
+
+
+def retry(project: Project, task_id: str, sent_by: str | None, timeout: float = 2.0) -> Any:
+    """Send a failed (or revoked) task again with its original arguments and options."""
+    row = get(project, task_id)
+    if row.state not in ("FAILURE", "REVOKED"):
+        raise TaskStateError(f"task {task_id} is {row.state}: only failed tasks are retried")
+    return send(
+        project,
+        row.name,
+        json.loads(row.args),
+        json.loads(row.kwargs),
+        queue=row.queue,
+        sent_by=sent_by,
+        retry_of=row.task_id,
+        timeout=timeout,
+    )
+
+
+def revoke(project: Project, task_id: str) -> Any:
+    """Ask the workers to drop a task that has not started (a broadcast; no reply awaited)."""
+    row = get(project, task_id)
+    if row.is_final or row.state == "STARTED":
+        raise TaskStateError(f"task {task_id} is {row.state}: only pending tasks are revoked")
+    try:
+        project.celery.control.revoke(task_id)
+    except Exception as error:
+        raise BrokerUnavailable(
+            f"could not revoke {task_id}: the broker did not take the request "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    model = task_model()
+    with project.db.Session(expire_on_commit=False) as session:
+        stored = session.scalar(select(model).where(model.task_id == task_id))
+        stored.revoke_requested = True
+        session.commit()
+        session.expunge(stored)
+    return stored
+
+
+# -- the list -------------------------------------------------------------------------------
+@dataclass
+class TaskList:
+    rows: list[Any]
+    backend_problem: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        """Some row may still change: the page keeps polling."""
+        return any(not row.is_final for row in self.rows)
+
+
+def recent(project: Project, timeout: float, limit: int = RECENT) -> TaskList:
+    """The newest rows, with the state of the unfinished ones read from the result backend.
+
+    One backend read per unfinished row, all within `timeout` together: a backend that does
+    not answer is reported, never waited on.
+    """
+    from flasker.health import within
+
+    model = task_model()
+    ensure_table(project)
+    with project.db.Session(expire_on_commit=False) as session:
+        rows = list(session.scalars(select(model).order_by(model.id.desc()).limit(limit)))
+        pending = [row for row in rows if not row.is_final]
+        problem = None
+        if pending:
+            try:
+                states = within(timeout, lambda: [_backend_state(project, r) for r in pending])
+            except Exception as error:
+                problem = f"the result backend did not answer: {type(error).__name__}: {error}"
+            else:
+                for row, found in zip(pending, states, strict=True):
+                    _apply(row, *found)
+                session.commit()
+        for row in rows:
+            session.expunge(row)
+    return TaskList(rows, problem)
+
+
+def _backend_state(project: Project, row: Any) -> tuple[str, Any, str | None]:
+    result = project.celery.AsyncResult(row.task_id)
+    meta = result.backend.get_task_meta(row.task_id)
+    return meta.get("status", "PENDING"), meta.get("result"), meta.get("traceback")
+
+
+def _apply(row: Any, state: str, value: Any, traceback: str | None) -> None:
+    row.state = state
+    if state == "SUCCESS":
+        row.result = _clip(json.dumps(value, default=repr))
+    elif state in ("FAILURE", "RETRY") or (state == "REVOKED" and value is not None):
+        if isinstance(value, BaseException):
+            row.error_type = type(value).__name__
+            row.error_message = _clip(str(value))
+        elif isinstance(value, dict):  # an exception the backend could not rebuild
+            row.error_type = str(value.get("exc_type") or "Error")
+            row.error_message = _clip(str(value.get("exc_message") or ""))
+        elif value is not None:
+            row.error_type, row.error_message = "Error", _clip(str(value))
+        row.traceback = _clip(traceback)
+    if state in FINAL_STATES:
+        row.done_at = utcnow()
