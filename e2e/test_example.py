@@ -56,3 +56,13 @@ def test_api_docs_page_lists_the_examples_endpoints(page: Page, example_server) 
         "42 Wallaby Way, Sydney",
     ]
     assert {c["name"] for c in houses[0]["cats"]} == {"Felix", "Garfield"}
+
+
+def test_the_console_is_mounted_and_shows_the_cfg_and_the_live_worker(
+    page: Page, example_server
+) -> None:
+    page.goto(example_server.url + "/console/")
+    expect(page.get_by_text("default.cfg").first).to_be_visible()
+    page.goto(example_server.url + "/console/workers")
+    # the embedded worker that flasker server started shows up online
+    expect(page.get_by_text("online").first).to_be_visible(timeout=20_000)

@@ -121,6 +121,7 @@ def test_the_repository_serves_the_example_on_embedded_services() -> None:
         "houses.views",
         "houses.api",
         "houses.auth",
+        "houses.console",
     )
     assert config.section("AUTH")["DEV_LOGIN"] == "true"
 
