@@ -9,9 +9,11 @@ from __future__ import annotations
 from uuid import UUID
 
 from flask import abort, redirect, render_template, request, url_for
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
+from wtforms import ValidationError
 
 from flasker import current_project
 
@@ -32,13 +34,24 @@ def index() -> str:
     return render_template("index.html", houses=houses, strays=strays)
 
 
+def _require_csrf() -> None:
+    """Every form of the example carries a CSRF token (Flask-WTF's, signed with SECRET_KEY),
+    so another site cannot start tasks with a signed-in visitor's cookie."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as error:
+        abort(400, f"the form is out of date or was not sent by this site: {error}")
+
+
 @app.post("/census")
 def start_census() -> Response:
+    _require_csrf()
     return _follow(census.delay().id)
 
 
 @app.post("/adopt")
 def start_adoption() -> Response:
+    _require_csrf()
     cat_name = request.form.get("cat", "")
     house_id = request.form.get("house", type=int)
     if not cat_name or house_id is None:
@@ -48,6 +61,7 @@ def start_adoption() -> Response:
 
 @app.post("/fail")
 def start_failure() -> Response:
+    _require_csrf()
     return _follow(fail.delay().id)
 
 

@@ -214,7 +214,7 @@ def test_starting_a_task_redirects_to_a_status_page_that_refreshes_while_pending
     example: Callable[..., Example],
 ) -> None:
     houses = example()  # the task is queued on the embedded broker; no worker runs it here
-    started = houses.client.post("/census")
+    started = houses.client.post("/census", data=form(houses.client))
     assert started.status_code == 303
     assert started.location.startswith("/tasks/")
     status = houses.client.get(started.location)
@@ -229,18 +229,38 @@ def test_the_status_page_shows_the_census_once_done(example: Callable[..., Examp
         project.celery.conf.update(task_always_eager=True, task_store_eager_result=True)
 
     houses = example(run_inline)
-    status = houses.client.get("/tasks/" + houses.client.post("/census").location.split("/")[-1])
+    status = houses.client.get(
+        "/tasks/" + houses.client.post("/census", data=form(houses.client)).location.split("/")[-1]
+    )
     assert ">SUCCESS<" in status.text
     assert "http-equiv" not in status.text
     assert '<th class="text-end">6</th>' in status.text
 
-    adopted = houses.client.post("/adopt", data={"cat": "Luna", "house": "1"})
+    adopted = houses.client.post("/adopt", data=form(houses.client, cat="Luna", house="1"))
     assert ">SUCCESS<" in houses.client.get(adopted.location).text
     assert houses.house_of("Luna") == 1
 
-    failed = houses.client.get(houses.client.post("/fail").location)
+    failed = houses.client.get(houses.client.post("/fail", data=form(houses.client)).location)
     assert ">FAILURE<" in failed.text
     assert "RuntimeError: this task fails on purpose" in failed.text
     assert "Traceback" not in failed.text
 
-    assert houses.client.post("/adopt", data={"cat": "Luna"}).status_code == 400
+    assert houses.client.post("/adopt", data=form(houses.client, cat="Luna")).status_code == 400
+
+
+def form(client: Any, **fields: str) -> dict[str, str]:
+    """The page's form fields: what the browser sends, CSRF token included."""
+    page = client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token, "the page carries no CSRF token"
+    return {"csrf_token": token.group(1), **fields}
+
+
+def test_a_form_post_without_its_csrf_token_is_refused(example: Callable[..., Example]) -> None:
+    houses = example()
+    before = houses.client.get("/").get_data(as_text=True)
+    refused = houses.client.post("/census")
+    assert refused.status_code == 400
+    assert "not sent by this site" in refused.get_data(as_text=True)
+    assert houses.client.post("/adopt", data={"cat": "Luna", "house": "1"}).status_code == 400
+    assert houses.client.get("/").get_data(as_text=True).count("Luna") == before.count("Luna")
