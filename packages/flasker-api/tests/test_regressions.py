@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 
 @pytest.mark.parametrize("value", ["--5", "in.(--5)", "%2B-3", "١٢", "9" * 50])
@@ -44,3 +45,31 @@ def test_an_offset_on_a_naive_datetime_is_stored_as_utc(api):
     read = api.client.get(response.headers["Location"])
     assert read.get_json()["last_played"] == written
     assert read.headers["ETag"].strip("W/") == response.headers["ETag"].strip("W/")
+
+
+def test_a_plain_post_is_one_insert_returning_and_reads_back_identically(api):
+    """A POST whose answer shows columns only is one INSERT ... RETURNING (no unit of work,
+    no second SELECT), and its body and ETag are what a GET of the new cat answers."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(api.engine, "before_cursor_execute", record)
+    try:
+        response = api.post("/cats/", json={"name": "Pixel", "color": "black", "age": 2})
+    finally:
+        sa.event.remove(api.engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert len(statements) == 1
+    assert statements[0].lstrip().upper().startswith("INSERT")
+    assert "RETURNING" in statements[0].upper()
+    read = api.client.get(response.headers["Location"])
+    assert read.get_json() == response.get_json()
+    assert read.headers["ETag"] == response.headers["ETag"]
+
+
+def test_a_post_that_sets_a_relation_still_goes_through_the_session(api):
+    response = api.post("/cats/", json={"name": "Scout", "house": 2})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert api.row("cats", name="Scout")["house_id"] == 2

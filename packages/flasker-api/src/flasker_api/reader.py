@@ -89,6 +89,8 @@ class Plan:
         self._by: dict[tuple[str, ...], Any] = {}
         #: Statements of unfiltered pages by sort (endpoints.py builds them).
         self.pages: dict[Any, tuple[Any, Any]] = {}
+        #: `INSERT … RETURNING <columns>` for a POST answered by this plan (endpoints.py).
+        self.insert: Any = None
 
     def position(self, name: str) -> int:
         return self.root.position(name)
