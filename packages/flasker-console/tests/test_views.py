@@ -369,6 +369,8 @@ DOWN_CFG = """\
 NAME = Down
 MODULES = {module}
 DB_URL = postgresql+psycopg://nobody@127.0.0.1:{closed_port}/nothing
+# the console's own tables (mapped by this module's earlier saves) are not created at start
+CREATE_TABLES = false
 
 [APP]
 SECRET_KEY = {secret}

@@ -15,6 +15,7 @@ from flask_htmx import make_response
 
 from flasker import introspect
 
+from . import activity
 from . import tasks as store
 from . import workers as remote
 from .access import current_operator
@@ -110,19 +111,22 @@ def tasks_send() -> Any:
         queue=queue,
         sent_by=current_operator().email,
         timeout=_manager().check_timeout,
+        record=True,
     )
     return _after_change(project, row, f"Sent {row.call} as task {row.task_id}.")
 
 
 def tasks_retry(task_id: str) -> Any:
     project = _project()
-    row = store.retry(project, task_id, current_operator().email, _manager().check_timeout)
+    row = store.retry(
+        project, task_id, current_operator().email, _manager().check_timeout, record=True
+    )
     return _after_change(project, row, f"Sent {row.call} again as task {row.task_id}.")
 
 
 def tasks_revoke(task_id: str) -> Any:
     project = _project()
-    row = store.revoke(project, task_id)
+    row = store.revoke(project, task_id, current_operator().email, record=True)
     return _after_change(project, row, f"Asked the workers to drop task {row.task_id}.")
 
 
@@ -175,6 +179,13 @@ def workers_pool() -> Any:
     message = f"{hostname}: pool {verb}: {detail}"
     if not ok:
         raise store.TaskStateError(message)
+    activity.record(
+        project,
+        current_operator().email,
+        f"worker.pool_{verb}",
+        hostname,
+        activity.as_json({"change": change, "reply": detail}),
+    )
     if _htmx():
         return make_response(
             render_template("flasker_console/partials/notice.html", message=message)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import activity
 from .exceptions import ConsoleError
 
 if TYPE_CHECKING:
@@ -257,8 +258,12 @@ def send(
     sent_by: str | None = None,
     retry_of: str | None = None,
     timeout: float = 2.0,
+    record: bool = False,
 ) -> Any:
     """Publish the task and store its row; return the row.
+
+    `record`: also add `task.sent` (or `task.retried`) to the activity log, in the same
+    transaction as the row (activity.py).
 
     The broker is checked first (a broker that is down answers 503 within `timeout`), and
     publishing itself gets `timeout` + 2 s: a result backend that does not answer (Redis
@@ -307,9 +312,25 @@ def send(
         state="PENDING",
         sent_at=utcnow(),
     )
+    logged = None
+    if record:
+        logged = activity.entry(
+            project,
+            sent_by,
+            "task.retried" if retry_of else "task.sent",
+            f"{name} {task_id}",
+            activity.as_json(
+                {
+                    "args": args,
+                    "kwargs": kwargs,
+                    "queue": queue,
+                    "countdown": countdown,
+                    **({"retry_of": retry_of} if retry_of else {}),
+                }
+            ),
+        )
     with project.db.Session(expire_on_commit=False) as session:
-        session.add(row)
-        session.commit()
+        activity.commit(session, logged, lambda s: s.add(row))
         session.expunge(row)
     if late is not None:
         raise late
@@ -327,7 +348,13 @@ def get(project: Project, task_id: str) -> Any:
     return row
 
 
-def retry(project: Project, task_id: str, sent_by: str | None, timeout: float = 2.0) -> Any:
+def retry(
+    project: Project,
+    task_id: str,
+    sent_by: str | None,
+    timeout: float = 2.0,
+    record: bool = False,
+) -> Any:
     """Send a failed (or revoked) task again with its original arguments and options."""
     row = get(project, task_id)
     if row.state not in ("FAILURE", "REVOKED"):
@@ -341,11 +368,15 @@ def retry(project: Project, task_id: str, sent_by: str | None, timeout: float = 
         sent_by=sent_by,
         retry_of=row.task_id,
         timeout=timeout,
+        record=record,
     )
 
 
-def revoke(project: Project, task_id: str) -> Any:
-    """Ask the workers to drop a task that has not started (a broadcast; no reply awaited)."""
+def revoke(
+    project: Project, task_id: str, revoked_by: str | None = None, record: bool = False
+) -> Any:
+    """Ask the workers to drop a task that has not started (a broadcast; no reply awaited);
+    `record`: also add `task.revoked` to the activity log, in the same transaction."""
     row = get(project, task_id)
     if row.is_final or row.state == "STARTED":
         raise TaskStateError(f"task {task_id} is {row.state}: only pending tasks are revoked")
@@ -357,10 +388,23 @@ def revoke(project: Project, task_id: str) -> Any:
             f"({type(error).__name__}: {error})"
         ) from None
     model = task_model()
-    with project.db.Session(expire_on_commit=False) as session:
+    logged = None
+    if record:
+        logged = activity.entry(
+            project,
+            revoked_by,
+            "task.revoked",
+            f"{row.name} {task_id}",
+            activity.as_json({"args": json.loads(row.args), "kwargs": json.loads(row.kwargs)}),
+        )
+
+    def mark(session: Any) -> Any:
         stored = session.scalar(select(model).where(model.task_id == task_id))
         stored.revoke_requested = True
-        session.commit()
+        return stored
+
+    with project.db.Session(expire_on_commit=False) as session:
+        stored = activity.commit(session, logged, mark)
         session.expunge(stored)
     return stored
 

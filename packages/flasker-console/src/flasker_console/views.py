@@ -74,6 +74,15 @@ def make_blueprint() -> Blueprint:
         methods=["POST"],
     )
     _add_celery_rules(blueprint)
+    from . import endpoints_page as ep
+
+    blueprint.add_url_rule("/endpoints", "endpoints", ep.endpoints_page)
+    blueprint.add_url_rule(
+        "/endpoints/try", "endpoints_try", admin_only(ep.endpoints_try), methods=["POST"]
+    )
+    from .activity_views import activity_page
+
+    blueprint.add_url_rule("/activity", "activity", activity_page)
     return blueprint
 
 
@@ -320,7 +329,9 @@ def _preview_or_save(edit: editing.Edit, raw: bool) -> Any:
         except OSError as error:
             raise ConsoleError(f"cannot write {edit.path}: {error.strerror or error}") from None
         else:
-            logger.info("cfg saved from the console: %s\n%s", edit.path, edit.diff())
+            diff = edit.diff()
+            logger.info("cfg saved from the console: %s\n%s", edit.path, diff)
+            _record_save(edit, diff)
             target = url_for(".config_raw" if raw else ".config", saved=1)
             if htmx:
                 return make_response("", 200, redirect=target)
@@ -329,6 +340,19 @@ def _preview_or_save(edit: editing.Edit, raw: bool) -> Any:
     if htmx:
         return render_template("flasker_console/partials/previewed.html", **context), status
     return render_template(page, preview=True, **context), status
+
+
+def _record_save(edit: editing.Edit, diff: str) -> None:
+    """Add the save to the activity log (never fails the save: activity.record warns)."""
+    from . import activity
+
+    try:
+        target = activity.cfg_target(edit.path.name, edit.base_text, edit.text)
+        project = _manager().project
+        assert project is not None
+        activity.record(project, current_operator().email, "cfg.saved", target, diff)
+    except Exception as error:
+        logger.warning("the console could not record the cfg save: %s", error)
 
 
 def _editor_context(

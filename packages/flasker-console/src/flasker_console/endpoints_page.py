@@ -1,0 +1,316 @@
+"""The endpoints page (mounted mode): every URL rule of the app, the API's operations, try-it.
+
+- Routes: core's `introspect.routes(project)` (rule, endpoint, methods).
+- API operations: for each registered flasker-api `APIManager`, its OpenAPI document (the one
+  served at `<prefix>/openapi.json`, built by `flasker_api.openapi.build_openapi`): method,
+  path, tag (the model's collection), parameters, summary.
+- Auth column: "public" when flasker-auth's own guard would let an anonymous client through
+  (`flasker_auth.guard.is_public_endpoint`: `@public`, `PUBLIC_ENDPOINTS`, static, the auth
+  blueprint), "sign-in" otherwise; "open (no auth)" when flasker-auth is not registered.
+- Try-it (admins, CSRF): a method, a path on this app (absolute and scheme-relative URLs are
+  refused) and an optional JSON body, run in-process through `app.test_client()` **with the
+  operator's own Cookie header forwarded** — the request runs as the operator, exactly as
+  their browser would send it (no cookie is stored or changed; cookies the tried response
+  sets are shown, not applied). It runs in a thread of its own so that its database session
+  (thread-scoped) never touches the console's. SQL statements are counted with a
+  `before_cursor_execute` listener on the project's engine, for that thread only. Exceptions
+  inside the tried request show as a 500 result, never as the console's own error.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template, request
+
+from flasker import introspect
+
+from .access import auth_manager
+from .exceptions import ConsoleError
+from .manager import EXTENSION
+
+TRY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+BODY_LIMIT = 64 * 1024
+TRY_TIMEOUT = 30.0
+
+
+class TryItError(ConsoleError):
+    """The try-it form asked for something the console will not send (the message says why)."""
+
+    status = 400
+
+
+@dataclass
+class Result:
+    method: str
+    path: str
+    status: int
+    status_text: str
+    headers: list[tuple[str, str]]
+    body: str
+    truncated: bool
+    elapsed_ms: float
+    queries: int
+    error: str | None = None
+    is_json: bool = False
+    size: int = 0
+
+
+@dataclass
+class Listing:
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+    api_problem: str | None = None
+
+
+def _project() -> Any:
+    project = current_app.extensions[EXTENSION].project
+    if project is None or not project.is_started:
+        raise ConsoleError(
+            "the endpoints page needs the console mounted in the project "
+            "(ConsoleManager in one of its MODULES, served by 'flasker server')",
+        )
+    return project
+
+
+# -- the listing ----------------------------------------------------------------------------
+def _access_of(endpoint: str | None) -> str:
+    manager = auth_manager()
+    if manager is None:
+        return "open"
+    from flasker_auth.guard import is_public_endpoint
+
+    return "public" if is_public_endpoint(manager, endpoint) else "sign-in"
+
+
+def _endpoint_for(path: str, method: str) -> str | None:
+    """The endpoint that answers an OpenAPI path (its `{parameters}` filled with a sample)."""
+    import re
+
+    sample = re.sub(r"\{[^}]*\}", "1", path)
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        endpoint, _ = adapter.match(sample, method=method)
+    except Exception:
+        return None
+    return str(endpoint)
+
+
+def _api_managers(project: Any) -> list[Any]:
+    try:
+        from flasker_api import APIManager
+    except ImportError:
+        return []
+    return [m for m in project.managers if isinstance(m, APIManager)]
+
+
+def _parameter_names(operation: dict[str, Any], components: dict[str, Any]) -> list[str]:
+    names = []
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            key = parameter["$ref"].rsplit("/", 1)[-1]
+            parameter = components.get("parameters", {}).get(key, {"name": key})
+        name = parameter.get("name", "?")
+        names.append(f"{{{name}}}" if parameter.get("in") == "path" else name)
+    return names
+
+
+def api_operations(project: Any) -> tuple[list[dict[str, Any]], str | None]:
+    rows: list[dict[str, Any]] = []
+    problem = None
+    for manager in _api_managers(project):
+        try:
+            from flasker_api.openapi import build_openapi
+
+            document = build_openapi(manager)
+        except Exception as error:  # the page still lists the routes
+            problem = f"the API's OpenAPI document could not be built ({type(error).__name__})"
+            continue
+        components = document.get("components", {})
+        for path, item in document.get("paths", {}).items():
+            for method, operation in item.items():
+                if method.upper() not in TRY_METHODS or not isinstance(operation, dict):
+                    continue
+                tags = operation.get("tags") or [""]
+                rows.append(
+                    {
+                        "method": method.upper(),
+                        "path": path,
+                        "tag": tags[0],
+                        "summary": operation.get("summary", ""),
+                        "parameters": _parameter_names(operation, components),
+                        "access": _access_of(_endpoint_for(path, method.upper())),
+                        "try_path": path if "{" not in path else "",
+                    }
+                )
+    return rows, problem
+
+
+def listing(project: Any) -> Listing:
+    routes = []
+    for row in introspect.routes(project):
+        routes.append({**row, "access": _access_of(row["endpoint"])})
+    operations, problem = api_operations(project)
+    return Listing(routes, operations, problem)
+
+
+# -- try-it ---------------------------------------------------------------------------------
+def checked_input(form: Any) -> tuple[str, str, bytes | None]:
+    method = (form.get("method") or "GET").strip().upper()
+    if method not in TRY_METHODS:
+        raise TryItError(f"method: expected one of {', '.join(TRY_METHODS)}, got {method!r}")
+    path = (form.get("path") or "").strip()
+    parts = urlsplit(path)
+    if (
+        not path.startswith("/")
+        or path.startswith("//")
+        or "\\" in path
+        or parts.scheme
+        or parts.netloc
+        or any(ord(c) < 32 for c in path)
+    ):
+        raise TryItError(
+            f"path: {path!r} must be a path on this app starting with a single '/' "
+            "(absolute URLs and other sites are refused)"
+        )
+    text = form.get("body") or ""
+    body = None
+    if text.strip():
+        try:
+            json.loads(text)
+        except ValueError as error:
+            raise TryItError(f"body: not JSON ({error})") from None
+        body = text.encode("utf-8")
+    return method, path, body
+
+
+def run(project: Any, method: str, path: str, body: bytes | None, cookie: str | None) -> Result:
+    """Send the request to the app in-process, in a thread of its own; see the module doc."""
+    app = project.app
+    engine = project.db.engine
+    outcome: dict[str, Any] = {}
+    counter = {"n": 0}
+    worker: dict[str, int | None] = {"ident": None}
+
+    def count(*_args: Any) -> None:
+        if threading.get_ident() == worker["ident"]:
+            counter["n"] += 1
+
+    headers = {"Cookie": cookie} if cookie else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    base_url = request.host_url
+
+    def call() -> None:
+        worker["ident"] = threading.get_ident()
+        client = app.test_client(use_cookies=False)
+        started = time.perf_counter()
+        try:
+            outcome["response"] = client.open(
+                path, method=method, data=body, headers=headers, base_url=base_url
+            )
+        except Exception as error:  # the tried view raised (PROPAGATE_EXCEPTIONS)
+            outcome["error"] = error
+        finally:
+            outcome["elapsed"] = time.perf_counter() - started
+
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        thread = threading.Thread(target=call, name="console-try-it", daemon=True)
+        thread.start()
+        thread.join(TRY_TIMEOUT)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    elapsed_ms = outcome.get("elapsed", TRY_TIMEOUT) * 1000
+    if "response" not in outcome:
+        error = outcome.get("error")
+        message = (
+            f"{type(error).__name__}: {error}"
+            if error is not None
+            else f"no answer within {TRY_TIMEOUT:g} s (still running in the background)"
+        )
+        status = getattr(error, "code", None) or (500 if error is not None else 504)
+        return Result(
+            method, path, int(status), "", [], "", False, elapsed_ms, counter["n"], message
+        )
+    response = outcome["response"]
+    return _result(method, path, response, elapsed_ms, counter["n"])
+
+
+def _result(method: str, path: str, response: Any, elapsed_ms: float, queries: int) -> Result:
+    data = response.get_data()
+    response.close()
+    text: str
+    is_json = False
+    if response.is_json:
+        try:
+            text = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+            is_json = True
+        except ValueError:
+            text = data.decode("utf-8", "replace")
+    else:
+        try:
+            text = data.decode(response.charset if hasattr(response, "charset") else "utf-8")
+        except (UnicodeDecodeError, LookupError):
+            text = f"({len(data)} bytes of {response.mimetype or 'binary data'})"
+    truncated = len(text) > BODY_LIMIT
+    return Result(
+        method=method,
+        path=path,
+        status=response.status_code,
+        status_text=response.status.partition(" ")[2],
+        headers=list(response.headers.items()),
+        body=text[:BODY_LIMIT],
+        truncated=truncated,
+        elapsed_ms=elapsed_ms,
+        queries=queries,
+        is_json=is_json,
+        size=len(data),
+    )
+
+
+# -- views ----------------------------------------------------------------------------------
+def _page(result: Result | None = None, message: str | None = None, status: int = 200) -> Any:
+    project = _project()
+    form = request.form if request.method == "POST" else request.args
+    return render_template(
+        "flasker_console/endpoints.html",
+        listing=listing(project),
+        result=result,
+        message=message,
+        status=status,
+        try_methods=TRY_METHODS,
+        tried={
+            "method": (form.get("method") or "GET").upper(),
+            "path": form.get("path") or "",
+            "body": form.get("body") or "",
+        },
+    ), status
+
+
+def endpoints_page() -> Any:
+    return _page()
+
+
+def endpoints_try() -> Any:
+    project = _project()
+    is_htmx = bool(request.headers.get("HX-Request"))
+    try:
+        method, path, body = checked_input(request.form)
+    except TryItError as error:
+        if is_htmx:
+            return render_template(
+                "flasker_console/partials/error.html", status=error.status, message=str(error)
+            ), error.status
+        return _page(message=str(error), status=error.status)
+    result = run(project, method, path, body, request.headers.get("Cookie"))
+    if is_htmx:
+        return render_template("flasker_console/partials/try_result.html", result=result)
+    return _page(result=result)

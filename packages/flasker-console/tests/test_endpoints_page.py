@@ -1,0 +1,203 @@
+"""The endpoints page: URL rules, the API's operations, auth requirements and the try-it panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+#: A `ConsoleSite` (conftest.py); tests reach it through fixtures.
+ConsoleSite = Any
+
+API_MODULE = """\
+from sqlalchemy import Column, Integer, Unicode
+
+from flasker import current_project
+from flasker.model import Model
+from flasker_api import APIManager
+from flasker_console import ConsoleManager
+
+
+class EndpointGadget(Model):
+    id = Column(Integer, primary_key=True)
+    name = Column(Unicode(64), nullable=False)
+
+
+api = current_project.register_manager(APIManager(add_all_models=True))
+current_project.register_manager(ConsoleManager())
+app = current_project.app
+
+
+@app.get("/boom")
+def boom():
+    raise RuntimeError("boom from a tried view")
+"""
+
+AUTH_MODULE = """\
+from flask import session
+from flask_login import login_user
+
+from flasker import current_project
+from flasker_auth import AuthManager, public
+from flasker_auth.manager import SESSION_VERSION_KEY
+from flasker_console import ConsoleManager
+
+auth = current_project.register_manager(
+    AuthManager(authorized_emails=["viewer@example.test"], admins=["admin@example.test"])
+)
+current_project.register_manager(ConsoleManager())
+app = current_project.app
+
+
+@app.get("/test-sign-in/<email>")
+@public
+def test_sign_in(email):
+    user = auth.record_sign_in(email)
+    session.clear()
+    login_user(user)
+    session[SESSION_VERSION_KEY] = user.session_version
+    return user.role
+
+
+@app.get("/private")
+def private():
+    return {{"secret": True}}
+"""
+
+
+@pytest.fixture(scope="module")
+def api_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    site = make_console(source=API_MODULE)
+    model = next(
+        m for m in site.project.db.Model.registry.mappers if m.class_.__name__ == "EndpointGadget"
+    ).class_
+    with site.project.db.Session() as session:
+        session.add_all([model(name="spanner"), model(name="sprocket")])
+        session.commit()
+    return site
+
+
+@pytest.fixture(scope="module")
+def auth_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    return make_console(source=AUTH_MODULE)
+
+
+def _list_path(site: ConsoleSite) -> str:
+    from flasker_console.endpoints_page import api_operations
+
+    with site.app.test_request_context():
+        operations, problem = api_operations(site.project)
+    assert problem is None
+    return next(
+        op["path"]
+        for op in operations
+        if op["method"] == "GET"
+        and op["path"].endswith("s/")
+        and "{" not in op["path"]
+        and op["tag"] != "index"
+    )
+
+
+def _try(site: ConsoleSite, **fields: str) -> Any:
+    token = site.form(site.page("/endpoints"), "try-it")["csrf_token"]
+    return site.post("/endpoints/try", data={"csrf_token": token, **fields})
+
+
+def test_every_url_rule_is_listed(api_site: ConsoleSite) -> None:
+    page = api_site.page("/endpoints")
+    assert 'data-testid="routes"' in page
+    assert "<code>/boom</code>" in page
+    assert 'data-testid="route-flasker_console.endpoints"' in page
+    assert "open" in page  # no auth registered
+
+
+def test_api_operations_are_listed(api_site: ConsoleSite) -> None:
+    page = api_site.page("/endpoints")
+    assert 'data-testid="api-operations"' in page
+    path = _list_path(api_site)
+    assert f'data-testid="op-GET-{path}"' in page
+    assert f'data-testid="op-POST-{path}"' in page
+    assert "limit" in page
+    assert "offset" in page
+    assert "Every collection and endpoint of the API" in page
+
+
+def test_try_a_list_shows_status_body_and_queries(api_site: ConsoleSite) -> None:
+    path = _list_path(api_site)
+    response = _try(api_site, method="GET", path=path, body="")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'data-testid="try-status">200<' in html
+    assert "spanner" in html
+    assert "sprocket" in html
+    queries = int(html.split('data-queries="')[1].split('"')[0])
+    assert queries >= 1
+    assert " ms<" in html
+
+
+def test_try_with_htmx_answers_the_partial(api_site: ConsoleSite) -> None:
+    token = api_site.form(api_site.page("/endpoints"), "try-it")["csrf_token"]
+    response = api_site.post(
+        "/endpoints/try",
+        data={"method": "GET", "path": _list_path(api_site)},
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith("<section")
+    assert "spanner" in html
+
+
+def test_exceptions_in_the_tried_request_show_as_their_status(api_site: ConsoleSite) -> None:
+    response = _try(api_site, method="GET", path="/boom")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'data-testid="try-status">500<' in html
+    missing = _try(api_site, method="GET", path="/no-such-page")
+    assert 'data-testid="try-status">404<' in missing.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path", ["http://evil.example/", "//evil.example", "/\\evil.example", "api", ""]
+)
+def test_try_refuses_other_sites(api_site: ConsoleSite, path: str) -> None:
+    response = _try(api_site, method="GET", path=path)
+    assert response.status_code == 400
+    assert "refused" in response.get_data(as_text=True)
+
+
+def test_try_refuses_a_body_that_is_not_json(api_site: ConsoleSite) -> None:
+    response = _try(api_site, method="POST", path=_list_path(api_site), body="{nope")
+    assert response.status_code == 400
+    assert "not JSON" in response.get_data(as_text=True)
+
+
+def test_try_needs_a_csrf_token(api_site: ConsoleSite) -> None:
+    response = api_site.post("/endpoints/try", data={"method": "GET", "path": "/boom"})
+    assert response.status_code == 400
+
+
+def test_auth_column_and_viewers_cannot_try(auth_site: ConsoleSite) -> None:
+    site = auth_site
+    site.reset()
+    assert site.client.get("/test-sign-in/admin@example.test").status_code == 200
+    page = site.page("/endpoints")
+    public_row = page.split('data-testid="route-test_sign_in"')[1].split("</tr>")[0]
+    assert "public" in public_row
+    private_row = page.split('data-testid="route-private"')[1].split("</tr>")[0]
+    assert "sign-in" in private_row
+    static_row = page.split('data-testid="route-static"')[1].split("</tr>")[0]
+    assert "public" in static_row
+    # the admin's try runs with the admin's session
+    token = site.form(page, "try-it")["csrf_token"]
+    tried = site.post("/endpoints/try", data={"csrf_token": token, "path": "/private"})
+    assert 'data-testid="try-status">200<' in tried.get_data(as_text=True)
+
+    assert site.client.get("/test-sign-in/viewer@example.test").status_code == 200
+    page = site.page("/endpoints")
+    assert 'data-testid="try-it"' not in page
+    assert 'data-testid="try-it-readonly"' in page
+    token = site.form(site.page("/config"))["csrf_token"]
+    response = site.post("/endpoints/try", data={"csrf_token": token, "path": "/private"})
+    assert response.status_code == 403
