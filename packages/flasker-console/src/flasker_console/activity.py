@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +23,7 @@ from sqlalchemy import DateTime, Integer, String, Text, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .exceptions import ConsoleError
+from ._lazy_table import LazyTable
 from .redaction import redact
 
 if TYPE_CHECKING:
@@ -73,47 +71,17 @@ class ActivityRecord:
         return self.action == "cfg.saved"
 
 
-_lock = threading.Lock()
-_current: Any = None
+_TABLE = LazyTable(ACTIVITY_TABLE, ActivityRecord, "ConsoleActivity", __name__, "its activity log")
 
 
 def activity_model() -> Any:
-    """The `ConsoleActivity` model, mapped on core's `Model` (again, if a test suite unmapped
-    it)."""
-    global _current
-    from flasker.model import Model
-
-    with _lock:
-        mapped = {mapper.class_ for mapper in Model.registry.mappers}
-        table = Model.metadata.tables.get(ACTIVITY_TABLE)
-        if _current is not None and _current in mapped and table is _current.__table__:
-            return _current
-        if table is not None:
-            raise ConsoleError(
-                f"the table {ACTIVITY_TABLE} is already defined by another model: the console "
-                "keeps its activity log there; rename the other model's table"
-            )
-        namespace = {
-            "__tablename__": ACTIVITY_TABLE,
-            "__module__": __name__,
-            "__doc__": ActivityRecord.__doc__,
-            "__api__": False,
-        }
-        _current = type("ConsoleActivity", (ActivityRecord, Model), namespace)
-        return _current
-
-
-_created: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    """The `ConsoleActivity` model, mapped on core's `Model` on first use."""
+    return _TABLE.model()
 
 
 def ensure_table(project: Project) -> None:
-    """Create the table when missing, once per engine and mapping."""
-    model = activity_model()
-    engine = project.db.engine
-    if _created.get(engine) is model:
-        return
-    model.__table__.create(engine, checkfirst=True)
-    _created[engine] = model
+    """Create the table when missing (once per engine and mapping)."""
+    _TABLE.ensure(project)
 
 
 # -- recording ------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ overview says so), and importing the package adds no table.
 from __future__ import annotations
 
 import json
-import threading
-import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import activity
+from ._lazy_table import LazyTable
 from .exceptions import ConsoleError
 
 if TYPE_CHECKING:
@@ -99,47 +98,17 @@ class TaskRecord:
         return f"{self.name}({', '.join(parts)})"
 
 
-_lock = threading.Lock()
-_current: Any = None
+_TABLE = LazyTable(TASKS_TABLE, TaskRecord, "ConsoleTask", __name__, "the tasks it sent")
 
 
 def task_model() -> Any:
-    """The `ConsoleTask` model, mapped on core's `Model` (again, if a test suite unmapped it)."""
-    global _current
-    from flasker.model import Model
-
-    with _lock:
-        mapped = {mapper.class_ for mapper in Model.registry.mappers}
-        table = Model.metadata.tables.get(TASKS_TABLE)
-        if _current is not None and _current in mapped and table is _current.__table__:
-            return _current
-        if table is not None:
-            raise ConsoleError(
-                f"the table {TASKS_TABLE} is already defined by another model: the console "
-                "keeps the tasks it sent there; rename the other model's table"
-            )
-        namespace = {
-            "__tablename__": TASKS_TABLE,
-            "__module__": __name__,
-            "__doc__": TaskRecord.__doc__,
-            "__api__": False,
-        }
-        _current = type("ConsoleTask", (TaskRecord, Model), namespace)
-        return _current
-
-
-_created: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+    """The `ConsoleTask` model, mapped on core's `Model` on first use."""
+    return _TABLE.model()
 
 
 def ensure_table(project: Project) -> None:
-    """Create the table when missing, once per engine and mapping (also in a project whose
-    schema Alembic owns: the console's table is its own)."""
-    model = task_model()
-    engine = project.db.engine
-    if _created.get(engine) is model:
-        return
-    model.__table__.create(engine, checkfirst=True)
-    _created[engine] = model
+    """Create the table when missing (once per engine and mapping)."""
+    _TABLE.ensure(project)
 
 
 # -- the form -------------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""A console table mapped on core's `Model` on first use, and created then when missing.
+
+Mapping it at registration would make every project that registers the console create the
+table at start-up, and fail to start while its database is down; so the console's own tables
+(sent tasks, the activity log) appear the first time they are written or read.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import ConsoleError
+
+if TYPE_CHECKING:
+    from flasker.project import Project
+
+
+class LazyTable:
+    """`model()` maps `record` as `class_name` on table `table`; `ensure(project)` creates it."""
+
+    def __init__(self, table: str, record: type, class_name: str, module: str, purpose: str):
+        self.table = table
+        self.record = record
+        self.class_name = class_name
+        self.module = module
+        self.purpose = purpose
+        self._lock = threading.Lock()
+        self._current: Any = None
+        self._created: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+    def model(self) -> Any:
+        """The model, mapped on core's `Model` (again, if a test suite unmapped it)."""
+        from flasker.model import Model
+
+        with self._lock:
+            current = self._current
+            mapped = {mapper.class_ for mapper in Model.registry.mappers}
+            table = Model.metadata.tables.get(self.table)
+            if current is not None and current in mapped and table is current.__table__:
+                return current
+            if table is not None:
+                raise ConsoleError(
+                    f"the table {self.table} is already defined by another model: the console "
+                    f"keeps {self.purpose} there; rename the other model's table"
+                )
+            namespace = {
+                "__tablename__": self.table,
+                "__module__": self.module,
+                "__doc__": self.record.__doc__,
+                "__api__": False,  # flasker-api's add_all_models leaves it out
+            }
+            self._current = type(self.class_name, (self.record, Model), namespace)
+            return self._current
+
+    def ensure(self, project: Project) -> Any:
+        """Create the table when missing, once per engine and mapping (also in a project whose
+        schema Alembic owns: the console's tables are its own); return the model."""
+        model = self.model()
+        engine = project.db.engine
+        if self._created.get(engine) is not model:
+            model.__table__.create(engine, checkfirst=True)
+            self._created[engine] = model
+        return model
