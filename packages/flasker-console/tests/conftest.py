@@ -216,6 +216,51 @@ def make_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
                 close_project(project)
 
 
+#: A project behind flasker-auth (viewer and admin emails below) with the console, and a
+#: test-only public route doing what a successful OIDC callback does (store the user, rotate
+#: the session, log them in). `{console_arguments}` and `{extra}` are filled by
+#: `make_auth_console`; the rest is formatted like any `make_console` source.
+AUTH_SITE_SOURCE = """\
+from flask import session
+from flask_login import login_user
+
+from flasker import current_project
+from flasker_auth import AuthManager, public
+from flasker_auth.manager import SESSION_VERSION_KEY
+from flasker_console import ConsoleManager
+
+auth = current_project.register_manager(
+    AuthManager(authorized_emails=["viewer@example.test"], admins=["admin@example.test"])
+)
+current_project.register_manager(ConsoleManager({console_arguments}))
+app = current_project.app
+celery = current_project.celery
+
+
+@app.get("/test-sign-in/<email>")
+@public
+def test_sign_in(email):
+    user = auth.record_sign_in(email)
+    session.clear()
+    login_user(user)
+    session[SESSION_VERSION_KEY] = user.session_version
+    return user.role
+
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def make_auth_console(make_console: Callable[..., ConsoleSite]) -> Callable[..., ConsoleSite]:
+    """Factory: `make_auth_console(extra="", console_arguments="")` starts AUTH_SITE_SOURCE."""
+
+    def make(extra: str = "", console_arguments: str = "") -> ConsoleSite:
+        source = AUTH_SITE_SOURCE.replace("{console_arguments}", console_arguments)
+        return make_console(source=source.replace("{extra}", extra))
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def sample_cfg() -> str:
     """`SAMPLE_CFG`: the standard project's cfg, before formatting."""

@@ -16,36 +16,11 @@ ADMIN = "admin@example.test"
 
 #: The project's module: auth, the console, and a test-only sign-in route that does what a
 #: successful OIDC callback does (store the user, rotate the session, log them in).
-AUTH_MODULE = """\
-from flask import session
-from flask_login import login_user
-
-from flasker import current_project
-from flasker_auth import AuthManager, public
-from flasker_auth.manager import SESSION_VERSION_KEY
-from flasker_console import ConsoleManager
-
-auth = current_project.register_manager(
-    AuthManager(authorized_emails=["{viewer}"], admins=["{admin}"])
-)
-current_project.register_manager(ConsoleManager())
-app = current_project.app
-
-
-@app.get("/test-sign-in/<email>")
-@public
-def test_sign_in(email):
-    user = auth.record_sign_in(email)
-    session.clear()
-    login_user(user)
-    session[SESSION_VERSION_KEY] = user.session_version
-    return user.role
-"""
 
 
 @pytest.fixture(scope="module")
-def auth_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
-    return make_console(source=AUTH_MODULE, viewer=VIEWER, admin=ADMIN)
+def auth_site(make_auth_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    return make_auth_console()
 
 
 @pytest.fixture

@@ -30,32 +30,6 @@ def add(x, y=2):
     return x + y
 """
 
-AUTH_SOURCE = """\
-from flask import session
-from flask_login import login_user
-
-from flasker import current_project
-from flasker_auth import AuthManager, public
-from flasker_auth.manager import SESSION_VERSION_KEY
-from flasker_console import ConsoleManager
-
-auth = current_project.register_manager(
-    AuthManager(authorized_emails=["{viewer}"], admins=["{admin}"])
-)
-current_project.register_manager(ConsoleManager())
-app = current_project.app
-
-
-@app.get("/test-sign-in/<email>")
-@public
-def test_sign_in(email):
-    user = auth.record_sign_in(email)
-    session.clear()
-    login_user(user)
-    session[SESSION_VERSION_KEY] = user.session_version
-    return user.role
-"""
-
 
 @pytest.fixture(scope="module")
 def tasks_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
@@ -69,8 +43,8 @@ def site(tasks_site: ConsoleSite) -> ConsoleSite:
 
 
 @pytest.fixture(scope="module")
-def auth_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
-    return make_console(source=AUTH_SOURCE, viewer=VIEWER, admin=ADMIN)
+def auth_site(make_auth_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    return make_auth_console()
 
 
 def entries(site: ConsoleSite) -> list[Any]:

@@ -34,32 +34,8 @@ def boom():
     raise RuntimeError("boom from a tried view")
 """
 
-AUTH_MODULE = """\
-from flask import session
-from flask_login import login_user
 
-from flasker import current_project
-from flasker_auth import AuthManager, public
-from flasker_auth.manager import SESSION_VERSION_KEY
-from flasker_console import ConsoleManager
-
-auth = current_project.register_manager(
-    AuthManager(authorized_emails=["viewer@example.test"], admins=["admin@example.test"])
-)
-current_project.register_manager(ConsoleManager())
-app = current_project.app
-
-
-@app.get("/test-sign-in/<email>")
-@public
-def test_sign_in(email):
-    user = auth.record_sign_in(email)
-    session.clear()
-    login_user(user)
-    session[SESSION_VERSION_KEY] = user.session_version
-    return user.role
-
-
+PRIVATE_ROUTE = """
 @app.get("/private")
 def private():
     return {{"secret": True}}
@@ -79,8 +55,8 @@ def api_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
 
 
 @pytest.fixture(scope="module")
-def auth_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
-    return make_console(source=AUTH_MODULE)
+def auth_site(make_auth_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    return make_auth_console(extra=PRIVATE_ROUTE)
 
 
 def _list_path(site: ConsoleSite) -> str:

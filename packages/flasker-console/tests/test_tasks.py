@@ -34,36 +34,11 @@ def collect(first, /, *rest, **options):
     return [first, rest, options]
 """
 
-AUTH_TASKS_SOURCE = """\
-from flask import session
-from flask_login import login_user
 
-from flasker import current_project
-from flasker_auth import AuthManager, public
-from flasker_auth.manager import SESSION_VERSION_KEY
-from flasker_console import ConsoleManager
-
-auth = current_project.register_manager(
-    AuthManager(authorized_emails=["viewer@example.test"], admins=["admin@example.test"])
-)
-current_project.register_manager(ConsoleManager(inspect_timeout=0.5))
-app = current_project.app
-celery = current_project.celery
-
-
+ADD_TASK = """
 @celery.task(name="{module}.add")
 def add(x, y=2):
     return x + y
-
-
-@app.get("/test-sign-in/<email>")
-@public
-def test_sign_in(email):
-    user = auth.record_sign_in(email)
-    session.clear()
-    login_user(user)
-    session[SESSION_VERSION_KEY] = user.session_version
-    return user.role
 """
 
 REDIS_CFG = """\
@@ -255,8 +230,8 @@ def test_broker_down_is_reported_within_two_seconds(down_site: ConsoleSite) -> N
 
 # -- behind flasker-auth ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def auth_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
-    return make_console(source=AUTH_TASKS_SOURCE)
+def auth_site(make_auth_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    return make_auth_console(extra=ADD_TASK, console_arguments="inspect_timeout=0.5")
 
 
 def sign_in(site: ConsoleSite, email: str) -> None:
