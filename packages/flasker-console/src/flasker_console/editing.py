@@ -18,15 +18,13 @@ The raw form has `text` instead.
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flasker._document import version_of
 from flasker.config import Config
-from flasker.editor import ConfigDocument
+from flasker.editor import ConfigDocument, cfg_diff, version_of
 from flasker.exceptions import ConfigError, ConfigProblem
 
 from . import keydocs
@@ -132,15 +130,7 @@ class Edit:
 
     def diff(self) -> str:
         """Unified diff from the text the page was loaded from to the edited one."""
-        name = self.path.name
-        return "".join(
-            difflib.unified_diff(
-                self.base_text.splitlines(keepends=True),
-                self.text.splitlines(keepends=True),
-                fromfile=f"{name} (on disk)",
-                tofile=f"{name} (edited)",
-            )
-        )
+        return cfg_diff(self.path.name, self.base_text, self.text)
 
 
 def open_edit(path: Path) -> Edit:

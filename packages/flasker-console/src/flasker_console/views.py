@@ -24,7 +24,7 @@ from flask_htmx import HTMX, make_response
 from werkzeug.exceptions import HTTPException
 
 from flasker import schema
-from flasker._document import version_of
+from flasker.editor import version_of
 from flasker.exceptions import ConfigError, FlaskerError, StaleConfigError
 
 from . import editing

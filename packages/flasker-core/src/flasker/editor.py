@@ -25,6 +25,9 @@ from configupdater.section import Section
 
 from ._atomic import atomic_write, locked
 from ._document import parse_text, version_of
+
+#: `version_of(text)`: the content hash a save compares against (public for the console).
+__all__ = ["ConfigDocument", "cfg_diff", "version_of"]
 from .config import Config, parse_config
 from .exceptions import ConfigError, StaleConfigError
 
@@ -61,15 +64,7 @@ class ConfigDocument:
 
     def diff(self) -> str:
         """Unified diff from the opened text to the current one."""
-        name = self.path.name
-        return "".join(
-            difflib.unified_diff(
-                self.base_text.splitlines(keepends=True),
-                self.text.splitlines(keepends=True),
-                fromfile=f"{name} (on disk)",
-                tofile=f"{name} (edited)",
-            )
-        )
+        return cfg_diff(self.path.name, self.base_text, self.text)
 
     # -- changing --------------------------------------------------------------------------
     def set(self, section: str, key: str, value: str) -> None:
@@ -183,3 +178,15 @@ def _new_key_index(section: Section) -> int:
     while index < len(blocks) and isinstance(blocks[index], Comment):
         index += 1
     return index
+
+
+def cfg_diff(name: str, on_disk: str, edited: str) -> str:
+    """Unified diff of a cfg file's text, as the editor and the console show it."""
+    return "".join(
+        difflib.unified_diff(
+            on_disk.splitlines(keepends=True),
+            edited.splitlines(keepends=True),
+            fromfile=f"{name} (on disk)",
+            tofile=f"{name} (edited)",
+        )
+    )
