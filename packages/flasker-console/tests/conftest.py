@@ -213,6 +213,9 @@ def make_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
             yield make
         finally:
             for project in made:
+                console = project.app.extensions.get("flasker_console")
+                if console is not None:  # its events listener (started by a console request)
+                    console.stop_listener()
                 close_project(project)
 
 

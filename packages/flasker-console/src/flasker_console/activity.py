@@ -43,6 +43,11 @@ ACTIONS = (
     "task.revoked",
     "worker.pool_grow",
     "worker.pool_shrink",
+    "worker.add_consumer",
+    "worker.cancel_consumer",
+    "worker.shutdown",
+    "beat.run_now",
+    "project.scaffolded",
 )
 #: Entries per page.
 PER_PAGE = 50

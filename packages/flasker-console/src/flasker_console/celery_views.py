@@ -3,7 +3,8 @@
 Tasks: the project's registered tasks (core's `introspect.tasks`) with a form per task built
 from its signature; sending, retrying and revoking need an admin (and a CSRF token, checked by
 the blueprint); the list of tasks sent from the console polls every 2 s while one may change.
-Workers: a table from Celery's remote control, polled every 3 s; pool grow/shrink for admins.
+Workers: a table from Celery's remote control, polled every 3 s; pool grow/shrink, queue
+consumers and warm shutdown for admins. The tasks page also lists the beat schedule (beat.py).
 """
 
 from __future__ import annotations
@@ -19,20 +20,14 @@ from . import activity
 from . import tasks as store
 from . import workers as remote
 from .access import current_operator
-from .exceptions import ConsoleError
 from .manager import EXTENSION
 
 
 def _project() -> Any:
-    manager = current_app.extensions[EXTENSION]
-    project = manager.project
-    if not project.is_started:
-        # `flasker console` serves a cfg without importing the project's modules
-        raise ConsoleError(
-            "the tasks and workers pages need the console mounted in the project "
-            "(ConsoleManager in one of its MODULES, served by 'flasker server')",
-        )
-    return project
+    """The project; when `flasker console` serves it, never started (its modules are not
+    imported here): control/inspect need no task modules, and its tasks come from a
+    subprocess (`_registered`)."""
+    return current_app.extensions[EXTENSION].project
 
 
 def _manager() -> Any:
@@ -45,7 +40,11 @@ def _htmx() -> bool:
 
 # -- tasks ----------------------------------------------------------------------------------
 def _registered(project: Any) -> list[dict[str, Any]]:
-    return introspect.tasks(project)
+    if project.is_started:
+        return introspect.tasks(project)
+    from .introspection import tasks_of
+
+    return tasks_of(project.config.path)
 
 
 def _task_list(project: Any) -> store.TaskList:
@@ -66,6 +65,7 @@ def tasks_page() -> Any:
         forms=forms,
         listing=_task_list(project),
         sent=request.args.get("sent"),
+        beat=_beat_schedule(project, [form.name for form in forms]),
     )
 
 
@@ -191,3 +191,100 @@ def workers_pool() -> Any:
             render_template("flasker_console/partials/notice.html", message=message)
         )
     return redirect(url_for(".workers"), 303)
+
+
+# -- workers: queue consumers and warm shutdown ---------------------------------------------
+def _worker_done(message: str) -> Any:
+    """A worker action's answer: a notice for htmx, else back to the page, which flashes it."""
+    from flask import flash
+
+    if _htmx():
+        return make_response(
+            render_template("flasker_console/partials/notice.html", message=message)
+        )
+    flash(message, "worker")
+    return redirect(url_for(".workers"), 303)
+
+
+def _consumer_change(add: bool) -> Any:
+    project = _project()
+    manager = _manager()
+    hostname = remote.hostname_field(request.form.get("hostname"))
+    queue = remote.queue_name(request.form.get("queue"))
+    change = remote.add_consumer if add else remote.cancel_consumer
+    reply = change(project, hostname, queue, manager.inspect_timeout + 1, manager.check_timeout)
+    activity.record(
+        project,
+        current_operator().email,
+        "worker.add_consumer" if add else "worker.cancel_consumer",
+        hostname,
+        activity.as_json({"queue": queue, "reply": reply}),
+    )
+    return _worker_done(f"{hostname}: {reply}.")
+
+
+def workers_consumer_add() -> Any:
+    return _consumer_change(add=True)
+
+
+def workers_consumer_cancel() -> Any:
+    return _consumer_change(add=False)
+
+
+def workers_shutdown() -> Any:
+    project = _project()
+    manager = _manager()
+    hostname = remote.hostname_field(request.form.get("hostname"))
+    if not _htmx() and request.form.get("confirm") != "yes":
+        # htmx asks with hx-confirm; without JavaScript, a page asks
+        return render_template(
+            "flasker_console/worker_confirm.html", hostname=hostname, action="shutdown"
+        )
+    reply = remote.shutdown(project, hostname, manager.inspect_timeout + 1, manager.check_timeout)
+    activity.record(project, current_operator().email, "worker.shutdown", hostname, reply)
+    return _worker_done(f"{hostname}: {reply}.")
+
+
+# -- tasks: the beat schedule ---------------------------------------------------------------
+def _beat_schedule(project: Any, registered: list[str]) -> Any:
+    """The schedule for the tasks page; a schedule that cannot be read is said, not raised."""
+    import logging
+
+    from . import beat
+
+    try:
+        return beat.read_schedule(project, registered=registered)
+    except Exception as error:
+        logging.getLogger(__name__).exception("the console could not read the beat schedule")
+        return beat.BeatSchedule(state_detail=f"{type(error).__name__}: {error}")
+
+
+def tasks_beat_run() -> Any:
+    """Run now: send the entry's task with its args, kwargs and queue, as beat would."""
+    from . import beat
+
+    project = _project()
+    registered = [task["name"] for task in _registered(project)]
+    entry = beat.find_entry(project, request.form.get("entry", ""), registered)
+    args, kwargs, countdown, queue = beat.sendable(entry)
+    operator = current_operator().email
+    row = store.send(
+        project,
+        entry.task,
+        args,
+        kwargs,
+        countdown=countdown,
+        queue=queue,
+        sent_by=operator,
+        timeout=_manager().check_timeout,
+    )
+    activity.record(
+        project,
+        operator,
+        "beat.run_now",
+        f"{entry.name} {row.task_id}",
+        activity.as_json({"task": entry.task, "args": args, "kwargs": kwargs, "queue": queue}),
+    )
+    return _after_change(
+        project, row, f"Ran beat entry {entry.name} now: sent {row.call} as task {row.task_id}."
+    )

@@ -69,12 +69,10 @@ class Listing:
 
 
 def _project() -> Any:
+    """The project; not started when `flasker console` serves it (see `listing`)."""
     project = current_app.extensions[EXTENSION].project
-    if project is None or not project.is_started:
-        raise ConsoleError(
-            "the endpoints page needs the console mounted in the project "
-            "(ConsoleManager in one of its MODULES, served by 'flasker server')",
-        )
+    if project is None:
+        raise ConsoleError("the console has no project")
     return project
 
 
@@ -152,6 +150,12 @@ def api_operations(project: Any) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def listing(project: Any) -> Listing:
+    """In-process when mounted; from a subprocess when the project is not started here
+    (`flasker console` never imports a project's code: introspection.py)."""
+    if not project.is_started:
+        from .introspection import endpoints_of
+
+        return Listing(**endpoints_of(project.config.path))
     routes = []
     for row in introspect.routes(project):
         routes.append({**row, "access": _access_of(row["endpoint"])})
@@ -302,6 +306,12 @@ def endpoints_page() -> Any:
 def endpoints_try() -> Any:
     project = _project()
     is_htmx = bool(request.headers.get("HX-Request"))
+    if not project.is_started:
+        raise TryItError(
+            "try-it runs requests inside the project's app, which this standalone console "
+            "never imports: use the console mounted in the project ('flasker server', then "
+            "/console/endpoints), or send the request with curl"
+        )
     try:
         method, path, body = checked_input(request.form)
     except TryItError as error:

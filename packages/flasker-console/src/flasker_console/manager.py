@@ -12,7 +12,11 @@ it every page says that anyone who can reach it may change the cfg.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flasker.manager import Manager
@@ -23,13 +27,16 @@ from .settings import CONSOLE_SECTION
 if TYPE_CHECKING:
     from flasker.project import Project
 
+    from .events import EventListener
+
 EXTENSION = "flasker_console"
 
 
 class ConsoleManager(Manager):
     """The HTMX operator console (overview and cfg editor) as a blueprint of the project's app.
 
-    Keyword arguments override the `[CONSOLE]` section: `url_prefix`, `check_timeout`.
+    Keyword arguments override the `[CONSOLE]` section: `url_prefix`, `check_timeout`,
+    `inspect_timeout`, `projects_root`, `events` (False: no events listener thread).
     """
 
     config_section = "CONSOLE"
@@ -39,19 +46,32 @@ class ConsoleManager(Manager):
         url_prefix: str | None = None,
         check_timeout: float | None = None,
         inspect_timeout: float | None = None,
+        projects_root: str | os.PathLike[str] | None = None,
+        events: bool | None = None,
     ):
         given = {
             "URL_PREFIX": url_prefix,
             "CHECK_TIMEOUT": check_timeout,
             "INSPECT_TIMEOUT": inspect_timeout,
+            "PROJECTS_ROOT": projects_root,
+            "EVENTS": events,
         }
         self._overrides = {k: v for k, v in given.items() if v is not None}
         self.project: Project | None = None
         self.url_prefix = "/console"
         self.check_timeout = 2.0
         self.inspect_timeout = 1.5
+        #: The folder the Projects page lists (see `[CONSOLE] PROJECTS_ROOT`).
+        self.projects_root: Path | None = None
+        #: Set by the standalone console (`flasker console --root`): the URL of a project's
+        #: console by its folder name; None when mounted in one project.
+        self.project_url: Callable[[str], str] | None = None
         #: Workers this process has seen answer (hostname → when), to list them offline later.
         self.seen_workers: dict[str, datetime] = {}
+        #: Listen to Celery's events for the overview's chart (`[CONSOLE] EVENTS`).
+        self.events = True
+        self._listener: EventListener | None = None
+        self._listener_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<ConsoleManager {self.url_prefix or '/'}>"
@@ -59,7 +79,7 @@ class ConsoleManager(Manager):
     def init_project(self, project: Project) -> None:
         from flask_htmx import HTMX
 
-        from .views import make_blueprint
+        from .views import BLUEPRINT_NAME, make_blueprint
 
         options: dict[str, Any] = CONSOLE_SECTION.defaults()
         options.update({k: v for k, v in self.settings(project).items() if v is not None})
@@ -68,6 +88,8 @@ class ConsoleManager(Manager):
         self.url_prefix = "/" + prefix if prefix else ""
         self.check_timeout = _seconds(options, "CHECK_TIMEOUT")
         self.inspect_timeout = _seconds(options, "INSPECT_TIMEOUT")
+        self.projects_root = _projects_root(options.get("PROJECTS_ROOT"), project)
+        self.events = _flag(options.get("EVENTS", True))
 
         app = project.app
         if app.extensions.get(EXTENSION) is not None:
@@ -77,6 +99,54 @@ class ConsoleManager(Manager):
         if not hasattr(app, "htmx"):
             HTMX(app)
         app.register_blueprint(make_blueprint(), url_prefix=self.url_prefix or None)
+        app.before_request_funcs.setdefault(BLUEPRINT_NAME, []).append(self._start_listener)
+
+    # -- the events listener (events.py) ------------------------------------------------------
+    def event_listener(self) -> EventListener | None:
+        """This process's listener (started by the first console request), or None when it is
+        off or not started yet."""
+        listener = self._listener
+        if listener is None or listener.pid != os.getpid():
+            return None
+        return listener
+
+    def _start_listener(self) -> None:
+        """Start the listener on the first console request of each process (after a fork the
+        parent's thread is gone, so a child starts its own); never waits for the broker."""
+        if not self.events or self.project is None:
+            return
+        listener = self._listener
+        if listener is not None and listener.pid == os.getpid():
+            return
+        from .events import EventListener
+
+        with self._listener_lock:
+            if self._listener is None or self._listener.pid != os.getpid():
+                self._listener = EventListener(self.project)
+                self._listener.start()
+
+    def stop_listener(self, timeout: float = 5.0) -> None:
+        """Stop this process's listener (it writes what it holds first); a later console
+        request starts a new one."""
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None and listener.pid == os.getpid():
+            listener.stop(timeout)
+
+
+def _projects_root(value: Any, project: Project) -> Path:
+    """The Projects page's folder: as given (relative to the cfg's folder), else the folder
+    above the project's folder."""
+    folder = Path(project.config.path).parent
+    if value is None or str(value).strip() == "":
+        return folder.parent.resolve()
+    return (folder / Path(str(value)).expanduser()).resolve()
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
 
 
 def _seconds(options: dict[str, Any], key: str) -> float:

@@ -27,6 +27,27 @@ CONSOLE_SECTION = SectionSchema.of(
             "Seconds the workers page waits for workers to answer Celery's remote control "
             "(inspect) before it lists them as offline.",
         ),
+        Key(
+            "FLOWER_URL",
+            default="",
+            doc="Where operators open Flower (e.g. /flower, or https://flower.example.com); the "
+            "workers page links to it. Empty: the page names the command that starts Flower "
+            "(flasker flower --url-prefix flower).",
+        ),
+        Key(
+            "PROJECTS_ROOT",
+            default=None,
+            doc="Folder whose projects the Projects page lists (the folder itself when it holds "
+            "a cfg, and each subfolder with one); relative to this cfg's folder. Default: the "
+            "folder above this project's folder.",
+        ),
+        Key(
+            "EVENTS",
+            "bool",
+            True,
+            "Listen to Celery's task and worker events in the console process (one thread per "
+            "process), for the overview's chart of tasks in the last hour.",
+        ),
     ],
     "The operator console (flasker-console): cfg editor, overview, endpoints, tasks, workers.",
 )

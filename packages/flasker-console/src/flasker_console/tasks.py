@@ -243,8 +243,10 @@ def send(
     from flasker.health import CheckTimeout, check_broker, within
 
     celery = project.celery
-    task = celery.tasks.get(name)
-    if task is None:
+    # a project served by `flasker console --root` is never started (its modules are not
+    # imported here): its tasks were listed by a subprocess, and are sent by name
+    task = celery.tasks.get(name) if project.is_started else None
+    if task is None and project.is_started:
         raise TaskInputError(f"no task named {name!r} is registered in this project")
     broker = check_broker(project, timeout)
     if not broker.ok:
@@ -258,7 +260,14 @@ def send(
     ensure_table(project)
     late = None
     try:
-        within(timeout + 2.0, lambda: task.apply_async(args=args, kwargs=kwargs, **options))
+        within(
+            timeout + 2.0,
+            lambda: (
+                task.apply_async(args=args, kwargs=kwargs, **options)
+                if task is not None
+                else celery.send_task(name, args=args, kwargs=kwargs, **options)
+            ),
+        )
     except CheckTimeout:
         late = BrokerUnavailable(
             f"sending {name} was not confirmed within {timeout + 2:g} s: it is listed as task "

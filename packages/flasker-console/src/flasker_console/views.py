@@ -58,6 +58,8 @@ def make_blueprint() -> Blueprint:
 
     blueprint.add_url_rule("/", "overview", overview)
     blueprint.add_url_rule("/status", "status", status)
+    blueprint.add_url_rule("/overview/workers", "overview_workers", overview_workers)
+    blueprint.add_url_rule("/overview/tasks", "overview_tasks", overview_tasks)
     blueprint.add_url_rule("/config", "config", config_page)
     blueprint.add_url_rule("/config", "config_post", admin_only(config_post), methods=["POST"])
     blueprint.add_url_rule(
@@ -83,6 +85,13 @@ def make_blueprint() -> Blueprint:
     from .activity_views import activity_page
 
     blueprint.add_url_rule("/activity", "activity", activity_page)
+    from . import projects_views as pv
+
+    blueprint.add_url_rule("/projects", "projects", pv.projects_page)
+    blueprint.add_url_rule("/projects/health", "projects_health", pv.projects_health)
+    blueprint.add_url_rule(
+        "/projects", "projects_new", admin_only(pv.projects_new), methods=["POST"]
+    )
     return blueprint
 
 
@@ -104,6 +113,13 @@ def _add_celery_rules(blueprint: Blueprint) -> None:
     blueprint.add_url_rule(
         "/workers/pool", "workers_pool", admin_only(cv.workers_pool), methods=["POST"]
     )
+    for rule, name, view in (
+        ("/workers/consumers", "workers_consumer_add", cv.workers_consumer_add),
+        ("/workers/consumers/cancel", "workers_consumer_cancel", cv.workers_consumer_cancel),
+        ("/workers/shutdown", "workers_shutdown", cv.workers_shutdown),
+        ("/tasks/beat/run", "tasks_beat_run", cv.tasks_beat_run),
+    ):
+        blueprint.add_url_rule(rule, name, admin_only(view), methods=["POST"])
 
 
 def _manager() -> ConsoleManager:
@@ -209,6 +225,7 @@ def overview() -> Any:
     except (ConfigError, OSError) as error:
         load_problem = str(error)
     checks = project_checks(project, manager.check_timeout)
+    database = next((check for check in checks if check.name == "database"), None)
     return render_template(
         "flasker_console/overview.html",
         path=path,
@@ -216,7 +233,69 @@ def overview() -> Any:
         load_problem=load_problem,
         restart_needed=restart_needed,
         checks=checks,
+        **_chart_context(database.detail if database is not None and not database.ok else None),
     )
+
+
+def overview_workers() -> Any:
+    """The Workers card's body: who answers now (asked lazily, so the page never waits)."""
+    if not htmx:
+        return redirect(url_for(".workers"))
+    from .workers import snapshot
+
+    manager = _manager()
+    assert manager.project is not None
+    view = snapshot(
+        manager.project, manager.seen_workers, manager.inspect_timeout, manager.check_timeout
+    )
+    return render_template("flasker_console/partials/overview_workers.html", view=view)
+
+
+def overview_tasks() -> Any:
+    """The "Tasks, last hour" card's body, polled by the overview."""
+    if not htmx:
+        return redirect(url_for(".overview"))
+    return render_template("flasker_console/partials/task_chart.html", **_chart_context())
+
+
+def _chart_context(database_problem: str | None = None) -> dict[str, Any]:
+    """The chart (one query, within CHECK_TIMEOUT), or why there is none, and the listener's
+    state; `database_problem`: the overview's own check already found the database down."""
+    from flasker.health import within
+
+    from . import events
+
+    manager = _manager()
+    project = manager.project
+    assert project is not None
+    chart, problem = None, database_problem
+    if problem is None:
+        try:
+            chart = within(manager.check_timeout, lambda: events.last_hour(project))
+        except Exception as error:
+            problem = _describe_database_error(error)
+    listener = manager.event_listener()
+    return {
+        "chart": chart,
+        "chart_problem": problem,
+        "listener": listener.status() if listener is not None else None,
+        "listening": manager.events,
+    }
+
+
+def _describe_database_error(error: BaseException) -> str:
+    from flasker.health import CheckTimeout
+    from flasker.introspect import mask_url
+
+    project = _manager().project
+    assert project is not None
+    url = mask_url(project.config.db_url)
+    if isinstance(error, CheckTimeout):
+        return f"{url}: {error}"
+    original = getattr(error, "orig", None) or error
+    first = (str(original).strip().splitlines() or [""])[0]
+    kind = type(original).__name__
+    return f"{url}: {kind}: {first}" if first else f"{url}: {kind}"
 
 
 def status() -> Any:

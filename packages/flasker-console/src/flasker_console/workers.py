@@ -11,13 +11,17 @@ Workers seen earlier by this console process and silent now are listed as offlin
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from flasker.health import check_broker
+from flasker.health import CheckTimeout, check_broker, within
+
+from .exceptions import ConsoleError
 
 if TYPE_CHECKING:
     from flasker.project import Project
@@ -38,6 +42,12 @@ class Worker:
     active: int | None = None
     queues: list[str] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
+
+    @property
+    def dom_id(self) -> str:
+        """The hostname as an HTML id usable in a CSS selector (htmx finds preserved inputs
+        with `#id`; `celery@host.lan` would not parse): other characters become `_hex`."""
+        return "w-" + re.sub(r"[^A-Za-z0-9-]", lambda m: f"_{ord(m.group()):x}", self.hostname)
 
 
 @dataclass
@@ -165,3 +175,151 @@ def pool_resize(project: Project, hostname: str, change: int, timeout: float) ->
             return True, str(answer["ok"])
         return False, str(answer.get("error", answer))
     return False, f"{hostname} did not answer within {timeout:g} s"
+
+
+# -- actions --------------------------------------------------------------------------------
+#: A queue name the console accepts: what AMQP, Redis and the on-disk broker all take safely.
+QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
+#: Longest queue name (AMQP allows 255 bytes; a longer name is surely a paste gone wrong).
+MAX_QUEUE_NAME = 200
+
+
+class WorkerInputError(ConsoleError):
+    """The form names no worker or a queue name the console refuses (the message says why)."""
+
+    status = 422
+
+
+class WorkerActionError(ConsoleError):
+    """The worker refused the action (its own words are in the message)."""
+
+    status = 409
+
+
+class WorkerUnavailable(ConsoleError):
+    """The broker is down, or the worker did not answer in time."""
+
+    status = 503
+
+
+def queue_name(text: str | None) -> str:
+    """The queue name from a form field, or `WorkerInputError` naming what is wrong with it."""
+    name = (text or "").strip()
+    if not name:
+        raise WorkerInputError("queue: enter the name of the queue to consume from")
+    if len(name) > MAX_QUEUE_NAME:
+        raise WorkerInputError(
+            f"queue: {len(name)} characters is too long (at most {MAX_QUEUE_NAME})"
+        )
+    if not QUEUE_NAME.fullmatch(name):
+        raise WorkerInputError(
+            f"queue: {name!r} is not a queue name the console accepts: use letters, digits "
+            "and . _ : @ - (starting with a letter or digit)"
+        )
+    return name
+
+
+def hostname_field(text: str | None) -> str:
+    """The worker's hostname from a form field (which worker answers is found by asking it)."""
+    name = (text or "").strip()
+    if not name or len(name) > 255:
+        raise WorkerInputError("hostname: the form names no worker; reload the workers page")
+    return name
+
+
+def _ensure_broker(project: Project, check_timeout: float, action: str) -> None:
+    broker = check_broker(project, check_timeout)
+    if not broker.ok:
+        raise WorkerUnavailable(f"cannot {action}: the broker is down ({broker.detail})")
+
+
+def _ask(
+    project: Project,
+    hostname: str,
+    action: str,
+    call: Callable[[], Any],
+    timeout: float,
+    check_timeout: float,
+) -> str:
+    """Run one remote-control `call` for `hostname`; return the worker's `ok` text.
+
+    The broker is checked first (down: `WorkerUnavailable` within `check_timeout`), and the
+    call runs under `within(timeout + 2)`: a broker that accepts the connection and then
+    stalls must not hang the page.
+    """
+    _ensure_broker(project, check_timeout, action)
+    try:
+        replies = within(timeout + 2.0, call) or []
+    except CheckTimeout:
+        raise WorkerUnavailable(
+            f"{hostname}: {action}: the broker did not take the request within {timeout + 2:g} s"
+        ) from None
+    except Exception as error:
+        raise WorkerUnavailable(f"{hostname}: {action}: {type(error).__name__}: {error}") from None
+    for reply in replies:
+        answer = reply.get(hostname)
+        if answer is None:
+            continue
+        if isinstance(answer, dict) and "ok" in answer:
+            return str(answer["ok"])
+        problem = answer.get("error", answer) if isinstance(answer, dict) else answer
+        raise WorkerActionError(f"{hostname} refused to {action}: {problem}")
+    raise WorkerUnavailable(
+        f"{hostname} did not answer within {timeout:g} s: it is offline, busy, or no worker "
+        "has that name (the workers table lists those that answer now)"
+    )
+
+
+def add_consumer(
+    project: Project, hostname: str, queue: str, timeout: float, check_timeout: float
+) -> str:
+    """Make the worker consume from `queue` too (declared if missing); return its reply."""
+    control = project.celery.control
+    return _ask(
+        project,
+        hostname,
+        f"add a consumer for {queue}",
+        lambda: control.add_consumer(queue, destination=[hostname], reply=True, timeout=timeout),
+        timeout,
+        check_timeout,
+    )
+
+
+def cancel_consumer(
+    project: Project, hostname: str, queue: str, timeout: float, check_timeout: float
+) -> str:
+    """Make the worker stop consuming from `queue`; return its reply."""
+    control = project.celery.control
+    return _ask(
+        project,
+        hostname,
+        f"cancel its consumer of {queue}",
+        lambda: control.cancel_consumer(queue, destination=[hostname], reply=True, timeout=timeout),
+        timeout,
+        check_timeout,
+    )
+
+
+def shutdown(project: Project, hostname: str, timeout: float, check_timeout: float) -> str:
+    """Warm shutdown: the worker stops taking tasks, finishes those it runs, then exits.
+
+    A worker exits before it could reply to `shutdown`, so it is pinged first: its answer to
+    the ping is what tells that it is there to receive the request.
+    """
+    control = project.celery.control
+    _ask(
+        project,
+        hostname,
+        "answer a ping before shutting down",
+        lambda: control.ping(destination=[hostname], timeout=timeout),
+        timeout,
+        check_timeout,
+    )
+    try:
+        within(timeout + 2.0, lambda: control.shutdown(destination=[hostname]))
+    except Exception as error:
+        raise WorkerUnavailable(
+            f"{hostname}: shutdown: the broker did not take the request "
+            f"({type(error).__name__}: {error})"
+        ) from None
+    return "warm shutdown requested: it finishes the tasks it is running, then exits"

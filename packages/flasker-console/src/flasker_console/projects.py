@@ -1,0 +1,249 @@
+"""The projects under a root folder, and each one's health, for the console's Projects page.
+
+A project is the root folder itself when it holds a cfg file, and each immediate subfolder
+holding `default.cfg` or exactly one `*.cfg` (core's discovery rules, `flasker.discovery`). A
+subfolder with several cfg files and no `default.cfg` is listed with that problem, so the
+operator sees why it has no console.
+
+Health is checked without importing the project's code: the cfg is loaded with core's loader,
+then a `Project(config)` that is never started answers core's database and broker checks and a
+Celery `control.ping` for its workers. The three run side by side, each with its own deadline,
+so one row answers within about `timeout` even when every service hangs::
+
+    for entry in find_projects(Path("projects")):
+        print(entry.slug, project_health(entry, timeout=2.0).summary)
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flasker.discovery import DEFAULT_NAME
+from flasker.health import CheckResult, check_broker, check_database
+
+#: The slug of the root folder itself, when it holds a cfg file.
+ROOT_SLUG = "."
+_SKIPPED = ("__pycache__", "node_modules")
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """One project found under the root: its folder name (`slug`) and cfg file."""
+
+    slug: str
+    folder: Path
+    cfg: Path | None
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.folder.name if self.slug == ROOT_SLUG else self.slug
+
+
+@dataclass
+class ProjectHealth:
+    """What the Projects page shows for one project; `config_problem` set means nothing else ran."""
+
+    name: str | None
+    config_problem: str | None = None
+    checks: list[CheckResult] = field(default_factory=list)
+    workers: int | None = None
+
+    @property
+    def is_ok(self) -> bool:
+        return self.config_problem is None and all(check.ok for check in self.checks)
+
+
+def _cfg_in(folder: Path) -> tuple[Path | None, str | None]:
+    """The folder's cfg by core's rules (`default.cfg`, else the only `*.cfg`), or a problem."""
+    default = folder / DEFAULT_NAME
+    if default.is_file():
+        return default, None
+    candidates = sorted(p for p in folder.glob("*.cfg") if p.is_file())
+    if len(candidates) == 1:
+        return candidates[0], None
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        return None, f"several cfg files ({names}) and none is {DEFAULT_NAME}"
+    return None, None
+
+
+def find_projects(root: Path) -> list[ProjectEntry]:
+    """The root (when it holds a cfg) first, then its subfolders with a cfg, by name."""
+    root = root.resolve()
+    found: list[ProjectEntry] = []
+    cfg, problem = _cfg_in(root)
+    if cfg is not None or problem is not None:
+        found.append(ProjectEntry(ROOT_SLUG, root, cfg, problem))
+    try:
+        children = sorted(root.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return found
+    # a symlink to a folder listed under its own name is listed once (real folders win)
+    seen = {root}
+    for child in sorted(children, key=lambda p: p.is_symlink()):
+        if child.name.startswith(".") or child.name in _SKIPPED or not child.is_dir():
+            continue
+        real = child.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        cfg, problem = _cfg_in(child)
+        if cfg is not None or problem is not None:
+            found.append(ProjectEntry(child.name, child, cfg, problem))
+    return sorted(found, key=lambda entry: (entry.slug != ROOT_SLUG, entry.slug))
+
+
+def find_project(root: Path, slug: str) -> ProjectEntry | None:
+    """The project called `slug` under `root`, or None (slugs never leave the root)."""
+    for entry in find_projects(root):
+        if entry.slug == slug:
+            return entry
+    return None
+
+
+# -- health ---------------------------------------------------------------------------------
+def project_health(entry: ProjectEntry, timeout: float) -> ProjectHealth:
+    """Config, database, broker and workers of one project; never raises, and answers within
+    about `timeout` + 1 s (checks that have not answered by then are reported as such)."""
+    from flasker.config import load_config
+    from flasker.exceptions import FlaskerError
+
+    if entry.cfg is None:
+        return ProjectHealth(None, entry.problem or "no cfg file")
+    try:
+        config = load_config(entry.cfg)
+    except FlaskerError as error:
+        return ProjectHealth(None, str(error))
+    except (OSError, UnicodeError) as error:
+        return ProjectHealth(None, f"cannot read {entry.cfg}: {error}")
+    from flasker.project import Project
+
+    project = Project(config)  # never started: its MODULES are not imported here
+    results: queue.Queue[tuple[str, object]] = queue.Queue()
+    jobs = {
+        "database": lambda: check_database(project, timeout),
+        "broker": lambda: check_broker(project, timeout),
+        "workers": lambda: _ping(project, timeout),
+    }
+
+    def run(name: str) -> None:
+        try:
+            results.put((name, jobs[name]()))
+        except Exception as error:  # a check that fails outside its own guard
+            results.put((name, CheckResult(name, False, f"{type(error).__name__}: {error}")))
+
+    for name in jobs:
+        threading.Thread(target=run, args=(name,), name=f"console-{name}", daemon=True).start()
+    found: dict[str, object] = {}
+    deadline = time.monotonic() + timeout + 1.0
+    for _ in jobs:
+        try:
+            name, value = results.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        found[name] = value
+    if len(found) == len(jobs):
+        _close(project)
+    else:  # a check still hangs: let it finish in its thread, then release the project
+        missing = len(jobs) - len(found)
+        threading.Thread(target=_close_later, args=(project, results, missing), daemon=True).start()
+    checks = []
+    for name in ("database", "broker"):
+        value = found.get(name)
+        checks.append(
+            value
+            if isinstance(value, CheckResult)
+            else CheckResult(name, False, f"no answer within {timeout:g} s")
+        )
+    workers = found.get("workers")
+    return ProjectHealth(config.name, None, checks, workers if isinstance(workers, int) else None)
+
+
+def _ping(project: object, timeout: float) -> int:
+    """How many workers answer Celery's ping within `timeout` (0 when the broker is down)."""
+    from flasker.health import within
+
+    celery = project.celery  # type: ignore[attr-defined]
+    replies = within(timeout + 0.5, lambda: celery.control.ping(timeout=timeout))
+    return len(replies or [])
+
+
+def _close(project: object) -> None:
+    from contextlib import suppress
+
+    with suppress(Exception):
+        if "celery" in project.__dict__:
+            project.celery.close()  # type: ignore[attr-defined]
+    with suppress(Exception):
+        project.close()  # type: ignore[attr-defined]
+
+
+def _close_later(project: object, results: queue.Queue[tuple[str, object]], missing: int) -> None:
+    """Release the project once its hanging checks answer (or after 30 s, whatever they do)."""
+    deadline = time.monotonic() + 30
+    for _ in range(missing):
+        try:
+            results.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+    _close(project)
+
+
+def checked_health(entries: list[ProjectEntry], timeout: float) -> dict[str, ProjectHealth]:
+    """Every project's health, side by side: the whole list answers within about one row's."""
+    out: dict[str, ProjectHealth] = {}
+    threads = []
+
+    def run(entry: ProjectEntry) -> None:
+        out[entry.slug] = project_health(entry, timeout)
+
+    for entry in entries:
+        thread = threading.Thread(target=run, args=(entry,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + timeout + 1.5
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {
+        entry.slug: out.get(entry.slug)
+        or ProjectHealth(None, None, [CheckResult("checks", False, "no answer in time")])
+        for entry in entries
+    }
+
+
+# -- the New project form -------------------------------------------------------------------
+class FolderError(ValueError):
+    """The folder asked for is not a new folder under the root (the message says why)."""
+
+
+def new_folder(root: Path, given: str) -> Path:
+    """The folder `given` (relative to `root`) as an absolute path, when a project may go there.
+
+    Refused: empty, absolute paths, `..` parts, anything resolving outside the root (symlinks
+    included), the root itself, and existing folders that are not empty.
+    """
+    text = given.strip()
+    if not text:
+        raise FolderError("folder: required (a folder name under the projects root)")
+    if "\\" in text or "\x00" in text or any(ord(c) < 32 for c in text):
+        raise FolderError(f"folder: {given!r} holds characters a folder name cannot")
+    path = Path(text)
+    if path.is_absolute() or text.startswith("~"):
+        raise FolderError(f"folder: {given!r} is absolute; give a folder relative to the root")
+    if ".." in path.parts:
+        raise FolderError(f"folder: {given!r} may not contain '..'")
+    root = root.resolve()
+    target = (root / path).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise FolderError(f"folder: {given!r} is not a new folder inside {root}")
+    if target.exists():
+        if not target.is_dir():
+            raise FolderError(f"folder: {given!r} exists and is a file")
+        if any(target.iterdir()):
+            raise FolderError(f"folder: {given!r} already exists and is not empty")
+    return target

@@ -1,0 +1,230 @@
+"""`flasker console --root DIR`: one process serving the console over a folder of projects.
+
+`/` is the Projects page; `/p/<folder>/` is the console of the project in that folder. Each
+project's console is a Flask app of its own, built on first use around a `Project(config)` that
+is never started: its modules are never imported in this process (tasks and endpoints come from
+subprocesses, introspection.py), so two projects never share `sys.modules`. When the cfg file
+changes (an edit through the console, or by hand) the project's app is built afresh on the next
+request. A cfg that does not load still gets a console over a stand-in config (the overview
+shows the error; the raw editor fixes the file)::
+
+    app = StandaloneConsole(Path("projects"))
+    app.wsgi_app  # a WSGI callable; `flasker console --root projects` serves it
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask, redirect, render_template
+from werkzeug.exceptions import HTTPException, NotFound
+
+from . import projects as found
+from .projects_views import STANDALONE_EXTENSION, ProjectsSite
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from flasker.project import Project
+
+#: Where a project's console lives under the standalone console.
+PROJECT_PATH = "/p/"
+BASE_KEY = "flasker_console.base"
+
+
+class StandaloneConsole:
+    """A WSGI app dispatching `/p/<folder>/…` to that project's console, the rest to `/`."""
+
+    def __init__(self, root: Path, check_timeout: float = 2.0) -> None:
+        self.root = root.resolve()
+        self.check_timeout = check_timeout
+        #: One key signs every app's session and CSRF tokens, so one browser session works
+        #: across all the projects' consoles (they share the cookie's path, `/`).
+        self.secret_key = secrets.token_hex(32)
+        self.root_app = self._make_root_app()
+        self._apps: dict[str, tuple[str, Flask, Project]] = {}
+        self._lock = threading.Lock()
+
+    # -- WSGI ------------------------------------------------------------------------------
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        base = environ.get("SCRIPT_NAME", "")
+        environ[BASE_KEY] = base
+        path = environ.get("PATH_INFO", "") or "/"
+        if not path.startswith(PROJECT_PATH):
+            return self.root_app(environ, start_response)
+        slug, slash, rest = path[len(PROJECT_PATH) :].partition("/")
+        app = self.app_for(slug)
+        if app is None:
+            return NotFound(f"no project {slug!r} in {self.root}")(environ, start_response)
+        if not slash:
+            return redirect(f"{base}{PROJECT_PATH}{slug}/", 308)(environ, start_response)
+        environ["SCRIPT_NAME"] = f"{base}{PROJECT_PATH}{slug}"
+        environ["PATH_INFO"] = "/" + rest
+        return app(environ, start_response)
+
+    # -- the projects' apps ----------------------------------------------------------------
+    def app_for(self, slug: str) -> Flask | None:
+        """The console app of the project in folder `slug`, rebuilt when its cfg changed."""
+        if not slug:
+            return None
+        entry = found.find_project(self.root, slug)
+        if entry is None or entry.cfg is None:
+            return None
+        from flasker.editor import version_of
+
+        try:
+            version = version_of(entry.cfg.read_text(encoding="utf-8"))
+        except (OSError, UnicodeError):
+            version = "unreadable"
+        with self._lock:
+            known = self._apps.get(slug)
+            if known is not None and known[0] == version:
+                return known[1]
+            if known is not None:
+                _release(known[2])
+            project = self._project(entry.cfg)
+            app = self._mount(project)
+            self._apps[slug] = (version, app, project)
+            return app
+
+    def _project(self, cfg: Path) -> Project:
+        from flasker.config import parse_config
+        from flasker.exceptions import FlaskerError
+        from flasker.project import Project
+
+        try:
+            return Project(cfg)
+        except (FlaskerError, OSError, UnicodeError):
+            # a stand-in config at the same path: the overview shows the file's error and
+            # the raw editor can fix it
+            stand_in = f"[PROJECT]\nNAME = {cfg.parent.name}\n"
+            return Project(parse_config(stand_in, cfg, environ={}))
+
+    def _mount(self, project: Project) -> Flask:
+        from .manager import ConsoleManager
+
+        app = project.app
+        app.secret_key = self.secret_key
+        manager = ConsoleManager(
+            url_prefix="/", check_timeout=self.check_timeout, projects_root=self.root
+        )
+        project.register_manager(manager)
+        manager.project_url = _project_url
+        return app
+
+    def close(self) -> None:
+        with self._lock:
+            for _version, _app, project in self._apps.values():
+                _release(project)
+            self._apps.clear()
+
+    # -- the root: the Projects page -------------------------------------------------------
+    def _make_root_app(self) -> Flask:
+        from flask_htmx import HTMX
+
+        from flasker._assets import init_assets
+
+        app = Flask("flasker_console.standalone", root_path=str(Path(__file__).parent))
+        app.secret_key = self.secret_key
+        init_assets(app)
+        HTMX(app)
+        app.extensions[STANDALONE_EXTENSION] = ProjectsSite(
+            root=self.root,
+            check_timeout=self.check_timeout,
+            layout="flasker_console/standalone_layout.html",
+            project_url=_project_url,
+        )
+        app.register_blueprint(_root_blueprint())
+        return app
+
+
+def _project_url(slug: str) -> str:
+    from flask import request
+
+    return f"{request.environ.get(BASE_KEY, '')}{PROJECT_PATH}{slug}/"
+
+
+def _release(project: Project) -> None:
+    from contextlib import suppress
+
+    with suppress(Exception):
+        if "celery" in project.__dict__:
+            project.celery.close()
+    with suppress(Exception):
+        project.close()
+
+
+def _root_blueprint() -> Blueprint:
+    """The Projects page at `/` (named like the console's blueprint, so templates and
+    `url_for('flasker_console.…')` work unchanged)."""
+    from .access import admin_only
+    from .projects_views import projects_health, projects_new, projects_page
+    from .views import BLUEPRINT_NAME, _protect
+
+    blueprint = Blueprint(
+        BLUEPRINT_NAME,
+        "flasker_console",
+        template_folder="templates",
+        static_folder="static",
+        static_url_path="/_static",
+    )
+    blueprint.before_request(_protect)
+    blueprint.context_processor(_root_context)
+    blueprint.register_error_handler(Exception, _root_error)
+    blueprint.add_url_rule("/", "projects", projects_page)
+    blueprint.add_url_rule("/health", "projects_health", projects_health)
+    blueprint.add_url_rule("/", "projects_new", admin_only(projects_new), methods=["POST"])
+    return blueprint
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _RootProject:
+    """What base.html reads of a project (`project.config.name`) on the root page."""
+
+    def __init__(self, name: str) -> None:
+        self.config = _Named(name)
+
+
+def _root_context() -> dict[str, Any]:
+    from flask import current_app
+    from flask_wtf.csrf import generate_csrf
+
+    from .access import current_operator
+    from .views import htmx
+
+    site = current_app.extensions[STANDALONE_EXTENSION]
+    return {
+        "htmx": htmx,
+        "project": _RootProject(site.root.name or str(site.root)),
+        "operator": current_operator(),
+        "csrf_token": generate_csrf,
+    }
+
+
+def _root_error(error: Exception) -> Any:
+    import logging
+
+    from .exceptions import ConsoleError
+    from .views import htmx
+
+    if isinstance(error, HTTPException):
+        return error
+    if isinstance(error, ConsoleError):
+        status, message = error.status, str(error)
+    else:
+        logging.getLogger(__name__).exception("standalone console error")
+        status = 500
+        message = f"the console failed ({type(error).__name__}); the details are in its log"
+    template = (
+        "flasker_console/partials/error.html" if htmx else "flasker_console/standalone_error.html"
+    )
+    return render_template(template, message=message, status=status), status

@@ -1,0 +1,249 @@
+"""The events listener: a real `flasker worker` subprocess on the embedded broker runs tasks that
+succeed and fail, and the console process, listening to Celery's events, stores what happened
+(the overview's chart counts it, the console's own task rows move on without polling); facts
+heard twice (several listening processes) are stored once; a broker that is away is reported
+and retried, never waited on."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from flasker_console import events
+
+#: A `ConsoleSite` (conftest.py); tests reach it through fixtures.
+ConsoleSite = Any
+HTMX = {"HX-Request": "true"}
+#: A worker needs a few seconds to import Celery and the project; CI machines are slower.
+WAIT = 60.0
+
+SOURCE = """\
+from flasker import current_project
+from flasker_console import ConsoleManager
+
+console = current_project.register_manager(ConsoleManager({arguments}))
+celery = current_project.celery
+
+
+@celery.task(name="{module}.add")
+def add(x: int, y: int = 2):
+    return x + y
+
+
+@celery.task(name="{module}.boom")
+def boom():
+    raise LookupError("boom on purpose")
+"""
+
+
+@contextlib.contextmanager
+def worker(cfg: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`flasker worker` for the cfg (solo pool: one process); stopped after."""
+    command = [sys.executable, "-m", "flasker", "-c", str(cfg), "worker"]
+    command += ["--pool", "solo", "--loglevel", "INFO"]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment.pop("FLASKER_CONFIG", None)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environment
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+
+
+def wait_for(condition: Callable[[], Any], what: str, log: Path | None = None) -> Any:
+    deadline = time.monotonic() + WAIT
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            pytest.fail(f"no {what} within {WAIT:g} s; worker log:\n{tail}")
+        time.sleep(0.3)
+
+
+def chart_counts(site: ConsoleSite) -> tuple[int, int]:
+    response = site.get("/overview/tasks", headers=HTMX)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    figure = body.split('data-testid="task-chart"')[1]
+    succeeded = int(figure.split('data-succeeded="')[1].split('"')[0])
+    failed = int(figure.split('data-failed="')[1].split('"')[0])
+    return succeeded, failed
+
+
+@pytest.fixture
+def listening(make_console: Callable[..., ConsoleSite]) -> Iterator[ConsoleSite]:
+    site = make_console(source=SOURCE)
+    yield site
+    site.app.extensions["flasker_console"].stop_listener()
+
+
+# -- facts ----------------------------------------------------------------------------------
+def test_task_events_become_facts_and_other_events_do_not() -> None:
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    fact = events.task_event(
+        {"type": "task-received", "uuid": "u1", "timestamp": at.timestamp(), "name": "t.add"}
+    )
+    assert fact == events.TaskEvent("u1", "RECEIVED", at, "t.add", None)
+    assert events.task_event({"type": "task-failed", "uuid": "u1", "timestamp": 1}).state == (
+        "FAILURE"
+    )
+    assert events.task_event({"type": "worker-heartbeat", "hostname": "w"}) is None
+    assert events.task_event({"type": "task-sent", "uuid": "u2"}) is None
+    assert events.task_event({"type": "task-succeeded"}) is None  # no uuid: nothing to store
+
+
+def facts(count: int, state: str, at: datetime) -> list[events.TaskEvent]:
+    return [events.TaskEvent(f"{state}-{at.minute}-{n}", state, at) for n in range(count)]
+
+
+def test_facts_heard_by_several_listeners_are_counted_once(
+    make_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_console(arguments="events=False")
+    now = datetime.now(UTC)
+    batch = facts(3, "SUCCESS", now) + facts(1, "FAILURE", now - timedelta(minutes=5))
+    events.store(site.project, batch)
+    events.store(site.project, batch)  # a second process heard the same events
+    events.store(site.project, batch[:2] + batch[:2])  # and duplicates within one batch
+    chart = events.last_hour(site.project)
+    assert (chart.succeeded, chart.failed) == (3, 1)
+    assert chart.minutes[-1].succeeded == 3
+    assert chart.minutes[-6].failed == 1
+
+
+@pytest.mark.postgres
+def test_insert_or_ignore_on_postgresql(
+    make_console: Callable[..., ConsoleSite], postgres_url: str
+) -> None:
+    site = make_console(db_url=postgres_url, arguments="events=False")
+    now = datetime.now(UTC)
+    batch = facts(2, "SUCCESS", now) + facts(2, "FAILURE", now)
+    events.store(site.project, batch)
+    events.store(site.project, batch)
+    chart = events.last_hour(site.project)
+    assert (chart.succeeded, chart.failed) == (2, 2)
+    site.project.db.dispose()
+
+
+def test_old_rows_are_deleted_and_the_hour_is_a_window(
+    make_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_console(arguments="events=False")
+    now = datetime.now(UTC)
+    events.store(site.project, facts(2, "SUCCESS", now - timedelta(hours=25)))
+    events.store(site.project, facts(4, "SUCCESS", now - timedelta(minutes=90)))
+    events.store(site.project, facts(1, "SUCCESS", now - timedelta(minutes=2)))
+    assert events.last_hour(site.project).succeeded == 1  # 90 minutes ago is outside the hour
+    assert events.purge(site.project) == 2
+    assert events.purge(site.project) == 0
+    model = events.event_model()
+    with site.project.db.Session() as session:
+        assert len(session.scalars(select(model)).all()) == 5
+
+
+# -- a real worker --------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_real_worker_s_events_reach_the_chart_and_the_console_s_tasks(
+    listening: ConsoleSite, tmp_path: Path
+) -> None:
+    site = listening
+    project = site.project
+    module = project.config.modules[0]
+    assert project.config.is_embedded_broker
+    manager = site.app.extensions["flasker_console"]
+    assert manager.event_listener() is None  # nothing starts before a console request
+    assert chart_counts(site) == (0, 0)
+    listener = manager.event_listener()
+    assert listener is not None
+    assert listener.is_running
+
+    log = tmp_path / "worker.log"
+    with worker(site.cfg, log):
+        # the listener is connected before the tasks run, so it hears every event
+        wait_for(lambda: listener.status().connected, "connected listener", log)
+        for x in (1, 2):
+            project.celery.send_task(f"{module}.add", args=[x])
+        project.celery.send_task(f"{module}.boom")
+        # one sent from the console: its row is SUCCESS without the task list asking the backend
+        form = site.form(site.page("/tasks"), f"send-{module}.add")
+        form["arg:x"] = "40"
+        sent = site.post("/tasks", data=form)
+        assert sent.status_code == 303, sent.get_data(as_text=True)
+        task_id = sent.headers["Location"].split("sent=")[1]
+
+        wait_for(lambda: chart_counts(site) == (3, 1), "3 succeeded and 1 failed", log)
+        page = site.page("/")
+        assert "3 succeeded, 1 failed in the last hour" in page
+
+        from flasker_console import tasks
+
+        def stored_state() -> str | None:
+            with project.db.Session() as session:
+                row = session.scalar(
+                    select(tasks.task_model()).where(tasks.task_model().task_id == task_id)
+                )
+                return row.state if row.state == "SUCCESS" else None
+
+        wait_for(stored_state, "SUCCESS stored from the events", log)
+        row = tasks.get(project, task_id)
+        assert row.result == "42"  # the backend's value, as the task list stores it
+        assert any(w.online for w in listener.status().workers)
+
+    # stops cleanly, within about a second, and a later request starts a new one
+    started = time.monotonic()
+    manager.stop_listener()
+    assert not listener.is_running
+    assert time.monotonic() - started < 5
+    assert manager.event_listener() is None
+    # its queue is unbound, so the embedded broker stops writing events for it
+    table = project.config.state_folder / "broker" / "control" / "celeryev.exchange"
+    bound = [binding[2] for binding in json.loads(table.read_text())]
+    assert listener.queue_name
+    assert listener.queue_name not in bound
+
+
+@pytest.mark.timeout(60)
+def test_a_broker_that_is_away_is_reported_and_retried(
+    make_console: Callable[..., ConsoleSite], sample_cfg: str
+) -> None:
+    cfg = sample_cfg + "\n[CELERY]\nbroker_url = redis://127.0.0.1:9/0\n"
+    site = make_console(cfg=cfg)
+    manager = site.app.extensions["flasker_console"]
+    started = time.monotonic()
+    page = site.page("/")  # starts the listener; never waits for it
+    assert time.monotonic() - started < 10
+    assert 'data-testid="tasks-chart-card"' in page
+    listener = manager.event_listener()
+    assert listener is not None
+    wait_for(lambda: listener.status().problem, "broker problem")
+    assert listener.is_running  # still trying
+    chart = site.get("/overview/tasks", headers=HTMX).get_data(as_text=True)
+    assert 'data-state="reconnecting"' in chart
+    assert "Not receiving the workers' events" in chart
+    started = time.monotonic()
+    manager.stop_listener()
+    assert not listener.is_running
+    assert time.monotonic() - started < 5
