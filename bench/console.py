@@ -1,0 +1,332 @@
+"""The console's pages for a small and a large project, measured in the same run.
+
+    uv run python bench/console.py             # 40 renders of each page, ~1 minute
+    uv run python bench/console.py --quick     # 10 renders, a rough table
+    uv run python bench/console.py -n 100
+
+Issue 6 ("How it is built"): a console page must cost about the same however big the project
+grows. Two projects are written to a temporary folder and started in this process:
+
+- small: 3 models behind flasker-api, 5 tasks sent from the console, 10 activity entries;
+- large: 40 models, 500 tasks, 1,000 activity entries;
+
+both on SQLite and the embedded broker, with no sign-in (everyone is an admin). Each page is
+rendered through the Flask test client, small and large alternating request by request (so a
+busy machine slows them alike), after one warm-up render that creates the console's lazy
+tables. The table gives median and p90 milliseconds, the ratio large / small (target: flat,
+at most 1.5x), SQL statements per render (SQLAlchemy's `before_cursor_execute`) and broker
+broadcasts per render, and, for scale, the ratio of the small page to a baseline page that only
+renders the console's layout (same chrome, no data) in the same run.
+packages/flasker-console/tests/test_counts.py asserts the counts; this script shows the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+
+#: Pages by path under /console, in the order of the navigation bar.
+PAGES = ("/", "/config", "/config/raw", "/tasks", "/workers", "/endpoints", "/activity")
+#: Large / small median at most this: the pages stay flat.
+TARGET = 1.5
+BASELINE = "/bench/layout"
+
+CFG = """\
+[PROJECT]
+NAME = Bench{size}
+MODULES = {module}
+DB_URL = sqlite:///{folder}/bench.sqlite
+
+[APP]
+SECRET_KEY = console-bench-secret-key-0123456789
+
+[LOGGING]
+LEVEL = ERROR
+"""
+
+#: `count` models in a chain (each points at the previous), the API over them, one task.
+SOURCE = """\
+from sqlalchemy import Column, ForeignKey, Integer, Unicode
+
+from flasker import current_project
+from flasker.model import Model
+from flasker_api import APIManager
+from flasker_console import ConsoleManager
+
+api = current_project.register_manager(APIManager())
+console = current_project.register_manager(ConsoleManager(inspect_timeout={inspect}))
+celery = current_project.celery
+MODELS = []
+
+for number in range({count}):
+    namespace = {{
+        "__tablename__": "{module}_thing_%d" % number,
+        "__module__": __name__,
+        "id": Column(Integer, primary_key=True),
+        "name": Column(Unicode(64), nullable=False),
+    }}
+    if MODELS:
+        namespace["parent_id"] = Column(ForeignKey(MODELS[-1].__tablename__ + ".id"))
+    model = type("Thing%d" % number, (Model,), namespace)
+    MODELS.append(model)
+    api.add_model(model)
+
+
+@celery.task(name="{module}.add")
+def add(x: int, y: int = 2):
+    return x + y
+"""
+
+LAYOUT_ONLY = """\
+{% extends "flasker_console/layout.html" %}
+{% block title %}Baseline{% endblock %}
+{% block content %}<h1 class="h3">Baseline</h1><p>The console's layout, no data.</p>{% endblock %}
+"""
+
+SIZES = {"small": (3, 5, 10), "large": (40, 500, 1000)}
+
+
+def build(root: Path, size: str, inspect_timeout: float) -> Any:
+    """Write and start one project (models, tasks, activity rows of `size`)."""
+    from flasker import Project
+
+    models, tasks, entries = SIZES[size]
+    folder = root / size
+    folder.mkdir()
+    module = f"bench_console_{size}"
+    (folder / f"{module}.py").write_text(
+        SOURCE.format(module=module, count=models, inspect=inspect_timeout), encoding="utf-8"
+    )
+    cfg = folder / "default.cfg"
+    cfg.write_text(CFG.format(size=size, module=module, folder=folder), encoding="utf-8")
+    project = Project(cfg)
+    project.start()
+    add_rows(project, module, tasks, entries)
+    if size == "small":
+        add_baseline(project)
+    return project
+
+
+def add_rows(project: Any, module: str, tasks: int, entries: int) -> None:
+    from flasker_console import activity
+    from flasker_console import tasks as store
+
+    store.ensure_table(project)
+    activity.ensure_table(project)
+    task, entry = store.task_model(), activity.activity_model()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with project.db.Session() as session:
+        for number in range(tasks):
+            failed = number % 3 == 0
+            session.add(
+                task(
+                    task_id=f"00000000-0000-4000-8000-{number:012d}",
+                    name=f"{module}.add",
+                    args=json.dumps([number]),
+                    kwargs="{}",
+                    sent_by="ops@example.test",
+                    sent_at=start + timedelta(seconds=number),
+                    state="FAILURE" if failed else "SUCCESS",
+                    result=None if failed else str(number + 2),
+                    error_type="LookupError" if failed else None,
+                    error_message="no such thing" if failed else None,
+                    done_at=start + timedelta(seconds=number + 1),
+                )
+            )
+        for number in range(entries):
+            session.add(
+                entry(
+                    who="ops@example.test",
+                    action="cfg.saved" if number % 2 else "task.sent",
+                    target=f"default.cfg [APP] {number}",
+                    detail=f"-DEBUG = false\n+DEBUG = true\n# {number}",
+                    at=start + timedelta(seconds=number),
+                )
+            )
+        session.commit()
+
+
+def add_baseline(project: Any) -> None:
+    """A page that renders the console's layout with the context its pages get, and no data."""
+    from flask import current_app, render_template
+    from flask_wtf.csrf import generate_csrf
+
+    from flasker_console.access import current_operator
+    from flasker_console.views import htmx
+
+    compiled: list[Any] = []
+
+    def layout_only() -> str:
+        manager = current_app.extensions["flasker_console"]
+        if not compiled:  # compiled once, as the pages' own templates are
+            compiled.append(current_app.jinja_env.from_string(LAYOUT_ONLY))
+        return render_template(
+            compiled[0],
+            htmx=htmx,
+            console=manager,
+            project=manager.project,
+            operator=current_operator(),
+            csrf_token=generate_csrf,
+            auth_logout=None,
+        )
+
+    project.app.add_url_rule(BASELINE, "bench_layout", layout_only)
+
+
+class Counter:
+    """SQL statements on the project's engine and broadcasts of its Celery app, any thread."""
+
+    def __init__(self, project: Any) -> None:
+        self.project = project
+        self.queries = 0
+        self.broadcasts = 0
+        self.lock = threading.Lock()
+        self._broadcast = project.celery.control.broadcast
+
+    def _statement(self, *_args: Any) -> None:
+        with self.lock:
+            self.queries += 1
+
+    def _counted_broadcast(self, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            self.broadcasts += 1
+        return self._broadcast(*args, **kwargs)
+
+    def __enter__(self) -> Counter:
+        event.listen(self.project.db.engine, "before_cursor_execute", self._statement)
+        self.project.celery.control.broadcast = self._counted_broadcast
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        event.remove(self.project.db.engine, "before_cursor_execute", self._statement)
+        del self.project.celery.control.broadcast
+
+
+def getter(project: Any, path: str) -> Callable[[], None]:
+    client = project.app.test_client()
+
+    def get() -> None:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} answered {response.status_code}")
+        response.close()
+
+    return get
+
+
+def measure(calls: dict[str, Callable[[], None]], runs: int) -> dict[str, list[float]]:
+    """Milliseconds per call of each, alternating the calls run by run."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():
+        call()  # warm-up: lazy tables, template compilation
+    for _ in range(runs):
+        for name, call in calls.items():
+            began = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - began) * 1000)
+    return times
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
+
+
+def counts(project: Any, path: str) -> tuple[int, int]:
+    get = getter(project, "/console" + path)
+    get()
+    with Counter(project) as counter:
+        get()
+    return counter.queries, counter.broadcasts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="10 renders per page")
+    parser.add_argument("-n", "--runs", type=int, help="renders per page (default 40)")
+    parser.add_argument(
+        "--inspect-timeout",
+        type=float,
+        default=0.2,
+        help="[CONSOLE] INSPECT_TIMEOUT: no worker runs, so the workers page waits it out",
+    )
+    args = parser.parse_args()
+    runs = args.runs or (10 if args.quick else 40)
+    if runs < 2:
+        parser.error("--runs: at least 2")
+    logging.disable(logging.WARNING)
+
+    with tempfile.TemporaryDirectory(prefix="flasker-console-bench-") as folder:
+        root = Path(folder)
+        print("building the projects ...", file=sys.stderr, flush=True)
+        small = build(root, "small", args.inspect_timeout)
+        large = build(root, "large", args.inspect_timeout)
+        baseline = measure({"layout": getter(small, BASELINE)}, runs)["layout"]
+        base_ms = statistics.median(baseline)
+
+        print(
+            f"\nConsole benchmark: {runs} renders per page through the Flask test client, "
+            "small and large alternating;\nsmall = 3 models, 5 tasks, 10 activity entries; "
+            "large = 40 models, 500 tasks, 1,000 entries (SQLite, embedded broker)\n"
+        )
+        head = (
+            f"{'page':<12} {'small ms':>9} {'p90':>7} {'large ms':>9} {'p90':>7} "
+            f"{'large/small':>11} {'queries':>9} {'broadcasts':>10} {'small/layout':>12}  target"
+        )
+        print(head)
+        print("-" * (len(head) + 12))
+        print(
+            f"{'(layout)':<12} {base_ms:>9.2f} {p90(baseline):>7.2f} {'':>9} {'':>7} "
+            f"{'':>11} {'':>9} {'':>10} {1.0:>11.2f}x"
+        )
+        verdicts = []
+        for path in PAGES:
+            url = "/console" + path
+            try:
+                times = measure({"small": getter(small, url), "large": getter(large, url)}, runs)
+                queries = (counts(small, path), counts(large, path))
+            except Exception as error:  # one broken page is a row, not a crash
+                print(f"{path:<12} failed: {type(error).__name__}: {error}")
+                verdicts.append(f"{path} failed")
+                continue
+            s_ms, l_ms = statistics.median(times["small"]), statistics.median(times["large"])
+            ratio = l_ms / s_ms
+            flat = queries[0] == queries[1]
+            verdict = "pass" if ratio <= TARGET and flat else "FAIL"
+            verdicts.append(f"{path} {verdict} ({ratio:.2f}x)")
+            query_text = f"{queries[0][0]}/{queries[1][0]}"
+            broadcast_text = f"{queries[0][1]}/{queries[1][1]}"
+            print(
+                f"{path:<12} {s_ms:>9.2f} {p90(times['small']):>7.2f} {l_ms:>9.2f} "
+                f"{p90(times['large']):>7.2f} {ratio:>10.2f}x {query_text:>9} "
+                f"{broadcast_text:>10} {s_ms / base_ms:>11.2f}x  {verdict} (<= {TARGET:g}x, "
+                f"same counts)"
+            )
+        print(f"\nTargets (large/small <= {TARGET:g}x, equal counts): " + "; ".join(verdicts))
+        print(
+            "\nqueries and broadcasts: small/large, per render after a warm-up. The workers page "
+            f"waits INSPECT_TIMEOUT\n(here {args.inspect_timeout:g} s) for each of its "
+            "broadcasts, sent side by side: no worker runs, and a broadcast cannot\n"
+            "know how many workers will answer."
+        )
+        print(
+            "What the pages show differs by size: tasks lists 5 rows vs its cap of 25, activity "
+            "10 vs 50 (a page),\nendpoints every operation of 3 vs 40 models (it is not "
+            "paginated). Their ratio is the cost of those\nrows, not of the stored data; the "
+            "queries column shows the data's own cost stays flat."
+        )
+
+
+if __name__ == "__main__":
+    main()
