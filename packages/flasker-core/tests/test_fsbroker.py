@@ -157,7 +157,8 @@ def test_prune_without_folders_or_with_a_foreign_table(tmp_path: Path) -> None:
     message.write_text("{}")
     _age([message], 600)
     report = prune_stale(folders, max_age=1)
-    assert (folders.control / "celeryev.exchange").read_text() == "not json"
+    # a table that is not JSON is damage (kombu could not use it either): emptied, not a crash
+    assert json.loads((folders.control / "celeryev.exchange").read_text()) == []
     assert report.removed_messages == 1
 
 
@@ -188,3 +189,49 @@ def test_two_brokers_in_one_process_each_get_their_bindings(tmp_path: Path) -> N
             _publish(connection, exchange, "celery", 1)
         assert _bound_queues(folders, "celery") == ["celery"]
         assert len(_messages(folders, "celery")) == 1
+
+
+#: One process binding a fanout queue at an agreed instant, as each inspect caller does.
+BIND_AT_ONCE = """
+import json, sys, time
+from kombu import Connection, Exchange, Queue
+settings, queue, start = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+connection = Connection(
+    settings["broker_url"],
+    transport=settings["broker_transport"],
+    transport_options=settings["broker_transport_options"],
+)
+time.sleep(max(0.0, start - time.time()))
+with connection:
+    Queue(queue, Exchange("race", type="fanout"), channel=connection.default_channel).declare()
+"""
+
+
+def test_bindings_made_at_once_by_many_processes_are_all_kept(folders: BrokerFolders) -> None:
+    # kombu opened a new table with "wb", emptying it before taking the lock: two callers
+    # binding at once left "[[A]] [B]]", and every later broadcast failed to parse the table
+    # (the console's three inspect questions, each with its own reply queue, did this)
+    import subprocess
+    import sys
+
+    settings = json.dumps(folders.celery_settings())
+    start = str(time.time() + 3.0)
+    names = [f"q{number}" for number in range(8)]
+    processes = [
+        subprocess.Popen([sys.executable, "-c", BIND_AT_ONCE, settings, name, start])
+        for name in names
+    ]
+    assert [process.wait(60) for process in processes] == [0] * len(names)
+    assert _bound_queues(folders, "race") == names
+
+
+def test_a_torn_table_is_repaired_and_broadcasts_work_again(folders: BrokerFolders) -> None:
+    table = folders.control / "race.exchange"
+    table.write_text('[["", "", "alive"]] ["", "", "torn"]]')
+    with _connection(folders) as connection:
+        exchange = Exchange("race", type="fanout")
+        Queue("fresh", exchange, channel=connection.default_channel).declare()
+        assert _bound_queues(folders, "race") == ["alive", "fresh"]
+        _publish(connection, exchange, "", 1)
+    assert len(_messages(folders, "alive")) == 1
+    assert len(_messages(folders, "fresh")) == 1

@@ -3,7 +3,14 @@
 It is the only serverless transport that gives tasks, remote control (`inspect ping/stats/
 active`) and worker events, so the console and Flower work on a laptop with nothing installed.
 
-Its one flaw: fanout bindings (`<exchange>.exchange` files in the control folder) are never
+Two flaws are fixed here. Binding tables (`<exchange>.exchange` files) are rewritten under one
+lock from open to write, with the old text truncated: kombu opens a new table with "wb", which
+empties the file before taking the lock, so two callers binding at once (the console asks
+three `inspect` questions side by side, each with its own reply queue) could leave
+`[[A]] [B]]` behind, after which every broadcast failed with "JSONDecodeError: Extra data".
+A table already damaged that way is read as its first well-formed list and rewritten.
+
+And fanout bindings (`<exchange>.exchange` files in the control folder) are never
 removed when a consumer dies, so every event or broadcast keeps writing a message file for each
 dead receiver, forever. `prune_stale` removes them: a transient queue (an event receiver's
 `celeryev.*`, a worker's `*.celery.pidbox` mailbox, a caller's `*.reply.celery.pidbox`) whose
@@ -16,13 +23,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kombu.transport import filesystem, virtual
+
+logger = logging.getLogger(__name__)
 
 #: Seconds a message may wait in a transient queue before that queue counts as abandoned.
 DEFAULT_MAX_AGE = 120.0
@@ -71,6 +82,85 @@ class BrokerFolders:
         }
 
 
+def parse_table(raw: bytes, where: Path) -> list[list[str]]:
+    """The bindings of an exchange table; a damaged table yields its first well-formed list
+    (the bindings a torn write left intact), or none."""
+    text = raw.decode("utf-8", errors="replace").strip()
+    if not text:
+        return []
+    try:
+        table = json.loads(text)
+    except ValueError:
+        try:
+            table, _end = json.JSONDecoder().raw_decode(text)
+        except ValueError:
+            table = []
+        logger.warning("embedded broker: repaired the damaged binding table %s", where)
+    if not isinstance(table, list):
+        return []
+    return [list(row) for row in table if isinstance(row, list) and len(row) == 3]
+
+
+@contextlib.contextmanager
+def locked_table(path: Path) -> Iterator[list[list[str]]]:
+    """An exchange table to change in place: created when missing, locked (kombu's own
+    `flock`) from before reading until after writing, and written back whole (truncated) when
+    the list was changed or the file was damaged."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with os.fdopen(descriptor, "rb+", buffering=0) as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            raw = handle.read() or b""
+            table = parse_table(raw, path)
+            before = json.dumps(table).encode()
+            yield table
+            after = json.dumps(table).encode()
+            if after != before or raw.strip() != before:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(after)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class Channel(filesystem.Channel):
+    """kombu's filesystem channel with binding tables changed under one lock (see above)."""
+
+    def get_table(self, exchange: str) -> list[Any]:
+        path = self._exchange_file(exchange)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            return []
+        with handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+            try:
+                rows = parse_table(handle.read(), path)
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return [filesystem.exchange_queue_t(*row) for row in rows]
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        path = self._exchange_file(exchange)
+        self.control_folder.mkdir(parents=True, exist_ok=True)
+        binding = [routing_key or "", pattern or "", queue or ""]
+        with locked_table(path) as table:
+            if binding not in table:
+                table.insert(0, binding)
+
+    def _delete(
+        self, queue: str, exchange: str, routing_key: str, pattern: str, *args: Any, **kwargs: Any
+    ) -> None:
+        virtual.Channel._delete(self, queue, exchange, routing_key, pattern, *args, **kwargs)
+        path = self._exchange_file(exchange)
+        if not path.exists():
+            return
+        binding = [routing_key or "", pattern or "", queue or ""]
+        with locked_table(path) as table:
+            while binding in table:
+                table.remove(binding)
+
+
 class Transport(filesystem.Transport):
     """kombu's filesystem transport, with its broker state kept per broker folder.
 
@@ -80,6 +170,7 @@ class Transport(filesystem.Transport):
     were silently dropped. Keying the state by the control folder keeps each broker apart.
     """
 
+    Channel = Channel
     _states: dict[str, virtual.BrokerState] = {}
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
@@ -139,23 +230,9 @@ def prune_stale(
 
 def _unbind(table: Path, stale: set[str]) -> list[str]:
     """Remove bindings of stale queues from one exchange table, under kombu's own file lock."""
-    removed: list[str] = []
-    try:
-        handle = table.open("rb+", buffering=0)
-    except FileNotFoundError:
-        return removed
-    with handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            bindings = json.loads(handle.read() or b"[]")
-            kept = [b for b in bindings if b[2] not in stale]
-            if len(kept) != len(bindings):
-                removed = [b[2] for b in bindings if b[2] in stale]
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(kept).encode())
-        except (ValueError, IndexError, TypeError):
-            return removed  # not a table we understand: leave it to kombu
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    if not table.exists():
+        return []
+    with locked_table(table) as bindings:
+        removed = [b[2] for b in bindings if b[2] in stale]
+        bindings[:] = [b for b in bindings if b[2] not in stale]
     return removed
