@@ -6,11 +6,7 @@ and retried, never waited on."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from flasker.testing import wait_for, worker_process
 from flasker_console import events
 
 #: A `ConsoleSite` (conftest.py); tests reach it through fixtures.
@@ -45,41 +42,6 @@ def add(x: int, y: int = 2):
 def boom():
     raise LookupError("boom on purpose")
 """
-
-
-@contextlib.contextmanager
-def worker(cfg: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`flasker worker` for the cfg (solo pool: one process); stopped after."""
-    command = [sys.executable, "-m", "flasker", "-c", str(cfg), "worker"]
-    command += ["--pool", "solo", "--loglevel", "INFO"]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    environment.pop("FLASKER_CONFIG", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=environment
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
-def wait_for(condition: Callable[[], Any], what: str, log: Path | None = None) -> Any:
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-            pytest.fail(f"no {what} within {WAIT:g} s; worker log:\n{tail}")
-        time.sleep(0.3)
 
 
 def chart_counts(site: ConsoleSite) -> tuple[int, int]:
@@ -181,9 +143,9 @@ def test_a_real_worker_s_events_reach_the_chart_and_the_console_s_tasks(
     assert listener.is_running
 
     log = tmp_path / "worker.log"
-    with worker(site.cfg, log):
+    with worker_process(site.cfg, log):
         # the listener is connected before the tasks run, so it hears every event
-        wait_for(lambda: listener.status().connected, "connected listener", log)
+        wait_for(lambda: listener.status().connected, WAIT, what="connected listener", log=log)
         for x in (1, 2):
             project.celery.send_task(f"{module}.add", args=[x])
         project.celery.send_task(f"{module}.boom")
@@ -194,7 +156,9 @@ def test_a_real_worker_s_events_reach_the_chart_and_the_console_s_tasks(
         assert sent.status_code == 303, sent.get_data(as_text=True)
         task_id = sent.headers["Location"].split("sent=")[1]
 
-        wait_for(lambda: chart_counts(site) == (3, 1), "3 succeeded and 1 failed", log)
+        wait_for(
+            lambda: chart_counts(site) == (3, 1), WAIT, what="3 succeeded and 1 failed", log=log
+        )
         page = site.page("/")
         assert "3 succeeded, 1 failed in the last hour" in page
 
@@ -207,7 +171,7 @@ def test_a_real_worker_s_events_reach_the_chart_and_the_console_s_tasks(
                 )
                 return row.state if row.state == "SUCCESS" else None
 
-        wait_for(stored_state, "SUCCESS stored from the events", log)
+        wait_for(stored_state, WAIT, what="SUCCESS stored from the events", log=log)
         row = tasks.get(project, task_id)
         assert row.result == "42"  # the backend's value, as the task list stores it
         assert any(w.online for w in listener.status().workers)
@@ -238,7 +202,7 @@ def test_a_broker_that_is_away_is_reported_and_retried(
     assert 'data-testid="tasks-chart-card"' in page
     listener = manager.event_listener()
     assert listener is not None
-    wait_for(lambda: listener.status().problem, "broker problem")
+    wait_for(lambda: listener.status().problem, WAIT, what="broker problem")
     assert listener.is_running  # still trying
     chart = site.get("/overview/tasks", headers=HTMX).get_data(as_text=True)
     assert 'data-state="reconnecting"' in chart

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine, make_url
 
+from flasker.testing import WorkCounter
 from flasker_console import events
 
 #: A `ConsoleSite` (conftest.py); tests reach it through fixtures.
@@ -78,20 +79,11 @@ def test_one_query_per_chart_render(site: ConsoleSite) -> None:
     now = datetime.now(UTC)
     events.store(site.project, facts(7, "SUCCESS", now) + facts(2, "FAILURE", now))
     chart(site)  # the first render also checks that the table exists
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    engine = site.project.db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with WorkCounter(site.project) as work:
         body = chart(site)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert "7 succeeded, 2 failed" in body
-    assert len(statements) == 1, statements
-    assert "GROUP BY" in statements[0]
+    assert work.queries == 1, work.statements
+    assert "GROUP BY" in work.statements[0]
 
 
 def test_the_partials_redirect_a_browser_without_javascript(site: ConsoleSite) -> None:

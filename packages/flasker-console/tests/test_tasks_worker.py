@@ -4,16 +4,14 @@ workers page lists the worker (then lists it offline once it is stopped)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from flasker.testing import wait_for, worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -45,44 +43,6 @@ def flaky(marker: str):
         raise LookupError(f"no marker at {{marker}}")
     return "found " + Path(marker).name
 """
-
-
-@contextlib.contextmanager
-def worker(cfg: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`flasker worker` for the cfg (one prefork process, so its pool can grow); stopped after."""
-    command = [sys.executable, "-m", "flasker", "-c", str(cfg), "worker"]
-    command += ["--concurrency", "1", "--pool", "prefork", "--loglevel", "INFO"]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    environment.pop("FLASKER_CONFIG", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=environment
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
-def tail(log: Path) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-40:]) if log.exists() else ""
-
-
-def wait_for(condition: Callable[[], Any], log: Path, what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} within {WAIT:g} s; worker log:\n{tail(log)}")
-        time.sleep(0.3)
 
 
 def listing(site: ConsoleSite) -> str:
@@ -117,14 +77,14 @@ def test_a_real_worker_runs_what_the_console_sends(
     assert site.project.config.is_embedded_broker
     log = tmp_path / "worker.log"
     marker = tmp_path / "marker.txt"
-    with worker(site.cfg, log) as process:
+    with worker_process(site.cfg, log, "--concurrency", "1", pool="prefork") as process:
         # sent before the worker answers: it waits in the on-disk queue
         ok = send(site, f"{module}.add", **{"arg:x": "40"})
-        wait_for(lambda: state_is(site, ok, "SUCCESS"), log, "SUCCESS")
+        wait_for(lambda: state_is(site, ok, "SUCCESS"), WAIT, what="SUCCESS", log=log)
         assert '<code data-testid="result">42</code>' in row_html(site, ok)
 
         failing = send(site, f"{module}.flaky", **{"arg:marker": str(marker)})
-        wait_for(lambda: state_is(site, failing, "FAILURE"), log, "FAILURE")
+        wait_for(lambda: state_is(site, failing, "FAILURE"), WAIT, what="FAILURE", log=log)
         failed = row_html(site, failing)
         assert "LookupError: no marker at" in failed
         assert 'data-testid="traceback"' in failed  # no auth: everyone is an admin
@@ -146,8 +106,9 @@ def test_a_real_worker_runs_what_the_console_sends(
                 ),
                 None,
             ),
-            log,
-            "SUCCESS of the retry",
+            WAIT,
+            what="SUCCESS of the retry",
+            log=log,
         )
         assert "found marker.txt" in retried
         assert 'data-live="false"' in listing(site)  # every row is final: polling stops
@@ -157,7 +118,7 @@ def test_a_real_worker_runs_what_the_console_sends(
             page = site.page("/workers")
             return page if 'data-online="true"' in page else None
 
-        page = wait_for(online, log, "online worker on the workers page")
+        page = wait_for(online, WAIT, what="online worker on the workers page", log=log)
         row = page[page.index('data-testid="worker"') :]
         row = row[: row.index("</tr>")]
         assert "<td>prefork</td>" in row
@@ -178,7 +139,10 @@ def test_a_real_worker_runs_what_the_console_sends(
         grown = site.post("/workers/pool", data=confirm)
         assert grown.status_code == 303, grown.get_data(as_text=True)
         wait_for(
-            lambda: 'data-processes="2"' in site.page("/workers"), log, "a second pool process"
+            lambda: 'data-processes="2"' in site.page("/workers"),
+            WAIT,
+            what="a second pool process",
+            log=log,
         )
         shrunk = site.post(
             "/workers/pool", data=fields | {"change": "-1"}, headers={"HX-Request": "true"}

@@ -4,12 +4,9 @@ refused without asking any worker; the Flower link or the command that starts Fl
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from flasker.testing import wait_for, worker_process
 from flasker_console import activity
 
 #: A `ConsoleSite` (conftest.py); tests reach it through fixtures.
@@ -59,42 +57,6 @@ BEAT_SECTION = beat_section(
 )
 
 
-@contextlib.contextmanager
-def worker(cfg: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`flasker worker` for the cfg (one solo process); stopped after unless it exited."""
-    command = [sys.executable, "-m", "flasker", "-c", str(cfg), "worker"]
-    command += ["--pool", "solo", "--loglevel", "INFO"]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    environment.pop("FLASKER_CONFIG", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=environment
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
-def wait_for(condition: Callable[[], Any], log: Path, what: str) -> Any:
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            text = log.read_text(errors="replace") if log.exists() else ""
-            tail = "\n".join(text.splitlines()[-40:])
-            pytest.fail(f"no {what} within {WAIT:g} s; worker log:\n{tail}")
-        time.sleep(0.3)
-
-
 def worker_row(page: str) -> str:
     start = page.index('data-testid="worker"')
     return page[start : page.index("</tr>", start)]
@@ -126,13 +88,13 @@ def running(
     """One worker for the module's real-worker tests: (site, process, hostname, log)."""
     site = make_console(cfg=sample_cfg + BEAT_SECTION, source=SOURCE)
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    with worker(site.cfg, log) as process:
+    with worker_process(site.cfg, log) as process:
 
         def online() -> str | None:
             page = site.page("/workers")
             return page if 'data-online="true"' in page else None
 
-        page = wait_for(online, log, "online worker on the workers page")
+        page = wait_for(online, WAIT, what="online worker on the workers page", log=log)
         hostname = worker_row(page).split('data-hostname="')[1].split('"')[0]
         yield site, process, hostname, log
 
@@ -152,7 +114,12 @@ def test_an_admin_adds_and_cancels_a_queue_consumer_and_runs_a_beat_entry_now(
     )
     assert added.status_code == 200, added.get_data(as_text=True)
     assert "add consumer reports" in added.get_data(as_text=True)
-    wait_for(lambda: queues(site) == ["celery", "reports"], log, "the reports queue listed")
+    wait_for(
+        lambda: queues(site) == ["celery", "reports"],
+        WAIT,
+        what="the reports queue listed",
+        log=log,
+    )
 
     # the beat entry goes to "reports": now consumed, it runs
     sent = site.post("/tasks/beat/run", data=site.form(site.page("/tasks"), "run-now-sum"))
@@ -165,14 +132,14 @@ def test_an_admin_adds_and_cancels_a_queue_consumer_and_runs_a_beat_entry_now(
         row = row[: row.index("</tr>")]
         return 'data-state="SUCCESS"' in row and '<code data-testid="result">42</code>' in row
 
-    wait_for(finished, log, "SUCCESS of the beat entry run now")
+    wait_for(finished, WAIT, what="SUCCESS of the beat entry run now", log=log)
 
     # without JavaScript: the form posts, the page comes back with the notice
     cancel = site.form(site.page("/workers"), f"cancel-{hostname}-reports")
     cancelled = site.post("/workers/consumers/cancel", data=cancel, follow_redirects=True)
     assert cancelled.status_code == 200
     assert "no longer consuming from reports" in cancelled.get_data(as_text=True)
-    wait_for(lambda: queues(site) == ["celery"], log, "the reports queue gone")
+    wait_for(lambda: queues(site) == ["celery"], WAIT, what="the reports queue gone", log=log)
 
     assert actions(site)[:3] == [
         ("worker.cancel_consumer", hostname),
@@ -200,7 +167,7 @@ def test_a_warm_shutdown_is_confirmed_then_the_worker_exits(
 
     done = site.post("/workers/shutdown", data=confirm)
     assert done.status_code == 303, done.get_data(as_text=True)
-    wait_for(lambda: process.poll() is not None, log, "worker exit")
+    wait_for(lambda: process.poll() is not None, WAIT, what="worker exit", log=log)
     assert process.returncode == 0
     assert "warm shutdown" in site.page("/workers")  # the flashed notice
     row = worker_row(site.page("/workers"))

@@ -4,16 +4,14 @@ A project here is a real cfg file plus real modules on disk, started the way the
 one. `Project.start` imports MODULES and `Model` is one declarative base per process, so the
 `isolated` fixture puts back `sys.modules`, `sys.path`, the mapped models, the active projects
 and the root logger after every test; module names are made unique with `unique()`.
+Subprocesses (`background`, `worker_process`) and waiting on them (`wait_for`, `log_tail`) are
+the pytest plugin's, `flasker.testing`, which every package's tests share.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -158,49 +156,5 @@ def make_project(isolated: None, tmp_path: Path) -> Iterator[Callable[..., Proje
             close_project(project)
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(interval)
-
-
 def flasker_command(cfg: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "flasker", "-c", str(cfg), *args]
-
-
-@contextlib.contextmanager
-def running(
-    command: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` in the background (output to `log`); stop it, then kill it, afterwards."""
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    environment.pop("FLASKER_CONFIG", None)
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=cwd
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(5)
-
-
-def log_tail(log: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no output)"

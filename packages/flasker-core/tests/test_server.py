@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from flasker.testing import LiveServer, ServerFailed, free_port
+from flasker.testing import LiveServer, ServerFailed, background, free_port, wait_for
 
-from ._project_helpers import flasker_command, running, wait_for
+from ._project_helpers import flasker_command
 
 pytestmark = pytest.mark.slow
 
@@ -264,7 +264,7 @@ def test_flower_runs_on_the_embedded_broker_under_a_prefix(tmp_path) -> None:
     cfg = make_project(tmp_path, "srv_flower")
     port = free_port()
     command = flasker_command(cfg, "flower", "--port", str(port), "--url-prefix", "flower")
-    with running(command, tmp_path / "flower.log"):
+    with background(command, tmp_path / "flower.log"):
 
         def health() -> tuple[int, dict | str] | None:
             try:
@@ -278,7 +278,7 @@ def test_flower_runs_on_the_embedded_broker_under_a_prefix(tmp_path) -> None:
 def test_port_0_serves_on_the_port_managers_are_told(tmp_path) -> None:
     cfg = make_project(tmp_path, "srv_port0")
     log = tmp_path / "port0.log"
-    with running(flasker_command(cfg, "server", "--port", "0", "--no-worker"), log):
+    with background(flasker_command(cfg, "server", "--port", "0", "--no-worker"), log):
 
         def announced() -> int | None:
             text = log.read_text() if log.exists() else ""

@@ -11,11 +11,12 @@ import pytest
 from celery.exceptions import TimeoutError as CeleryTimeout
 from sqlalchemy import select
 
-from ._project_helpers import flasker_command, log_tail, models_source, running, unique
+from flasker.testing import log_tail, worker_process
+
+from ._project_helpers import models_source, unique
 
 pytestmark = pytest.mark.slow
 
-WORKER_OPTIONS = ("worker", "--concurrency", "1", "--pool", "solo", "--loglevel", "INFO")
 #: A worker needs a few seconds to import Celery and the project; CI machines are slower.
 TASK_TIMEOUT = 45
 
@@ -56,8 +57,7 @@ def test_worker_on_redis_writes_through_db_session(
     )
     tasks = sys.modules[module]
     log = tmp_path / "worker.log"
-    command = flasker_command(project.config.path, *WORKER_OPTIONS, "-n", hostname)
-    with running(command, log) as worker:
+    with worker_process(project.config.path, log, "--concurrency", "1", "-n", hostname) as worker:
         assert _result(tasks.add_house_task.delay("1 Main St"), log) == 1
         assert _addresses(project, tasks) == ["1 Main St"]
 
@@ -82,7 +82,7 @@ def test_worker_on_the_embedded_broker(make_project, tmp_path: Path) -> None:
     tasks = sys.modules[module]
     log = tmp_path / "worker.log"
     assert project.config.is_embedded_broker
-    with running(flasker_command(project.config.path, *WORKER_OPTIONS), log) as worker:
+    with worker_process(project.config.path, log, "--concurrency", "1") as worker:
         result = tasks.add_house_task.delay("on disk")
         assert _result(result, log) == 1
         assert result.status == "SUCCESS"

@@ -211,8 +211,9 @@ def _consumer_change(add: bool) -> Any:
     manager = _manager()
     hostname = remote.hostname_field(request.form.get("hostname"))
     queue = remote.queue_name(request.form.get("queue"))
-    change = remote.add_consumer if add else remote.cancel_consumer
-    reply = change(project, hostname, queue, manager.inspect_timeout + 1, manager.check_timeout)
+    reply = remote.change_consumer(
+        project, hostname, queue, add, manager.inspect_timeout + 1, manager.check_timeout
+    )
     activity.record(
         project,
         current_operator().email,

@@ -6,12 +6,11 @@ parallel, so the overview answers within about one deadline even when both servi
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
 from typing import TYPE_CHECKING
 
 from flasker.health import CheckResult, check_broker, check_database
+
+from ._parallel import side_by_side
 
 if TYPE_CHECKING:
     from flasker.project import Project
@@ -19,28 +18,15 @@ if TYPE_CHECKING:
 
 def project_checks(project: Project, timeout: float) -> list[CheckResult]:
     """Database and broker status; never raises, never waits much longer than `timeout`."""
-    checks = {"database": check_database, "broker": check_broker}
-    results: queue.Queue[tuple[str, CheckResult]] = queue.Queue()
-
-    def run(name: str) -> None:
-        try:
-            result = checks[name](project, timeout)
-        except Exception as error:  # a check that fails outside its own guard
-            result = CheckResult(name, False, f"{type(error).__name__}: {error}")
-        results.put((name, result))
-
-    for name in checks:
-        # daemon threads: a connect stuck in the kernel must not keep the process alive
-        threading.Thread(target=run, args=(name,), name=f"console-{name}", daemon=True).start()
-    found: dict[str, CheckResult] = {}
-    deadline = time.monotonic() + timeout + 1.0
-    for _ in checks:
-        try:
-            name, result = results.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        found[name] = result
+    found = side_by_side(
+        {
+            "database": lambda: check_database(project, timeout),
+            "broker": lambda: check_broker(project, timeout),
+        },
+        timeout,
+        grace=1.0,
+    )
     return [
-        found.get(name) or CheckResult(name, False, f"no answer within {timeout:g} s")
-        for name in checks
+        result if isinstance(result, CheckResult) else CheckResult(name, False, result)
+        for name, result in found.items()
     ]

@@ -10,9 +10,7 @@ Workers seen earlier by this console process and silent now are listed as offlin
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flasker.health import CheckTimeout, check_broker, within
 
+from ._parallel import side_by_side
 from .exceptions import ConsoleError
 
 if TYPE_CHECKING:
@@ -133,30 +132,11 @@ def _pool_name(implementation: Any) -> str | None:
 
 def _broadcasts(project: Project, timeout: float) -> dict[str, Any]:
     """Run the inspect commands side by side; a failed one's answer is its error text."""
-    results: queue.Queue[tuple[str, Any]] = queue.Queue()
 
-    def run(command: str) -> None:
-        try:
-            inspector = project.celery.control.inspect(timeout=timeout)
-            results.put((command, getattr(inspector, command)() or {}))
-        except Exception as error:
-            results.put((command, f"{type(error).__name__}: {error}"))
+    def ask(command: str) -> Callable[[], Any]:
+        return lambda: getattr(project.celery.control.inspect(timeout=timeout), command)() or {}
 
-    for command in COMMANDS:
-        threading.Thread(
-            target=run, args=(command,), name=f"console-{command}", daemon=True
-        ).start()
-    answers: dict[str, Any] = {}
-    deadline = time.monotonic() + timeout + 2.0
-    for _ in COMMANDS:
-        try:
-            command, answer = results.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        answers[command] = answer
-    for command in COMMANDS:
-        answers.setdefault(command, f"no answer within {timeout:g} s")
-    return answers
+    return side_by_side({command: ask(command) for command in COMMANDS}, timeout, grace=2.0)
 
 
 def pool_resize(project: Project, hostname: str, change: int, timeout: float) -> tuple[bool, str]:
@@ -164,17 +144,23 @@ def pool_resize(project: Project, hostname: str, change: int, timeout: float) ->
     control = project.celery.control
     method = control.pool_grow if change > 0 else control.pool_shrink
     try:
-        replies = method(abs(change), destination=[hostname], reply=True, timeout=timeout) or []
+        replies = method(abs(change), destination=[hostname], reply=True, timeout=timeout)
     except Exception as error:
         return False, f"{type(error).__name__}: {error}"
-    for reply in replies:
+    return _answer(replies, hostname) or (False, f"{hostname} did not answer within {timeout:g} s")
+
+
+def _answer(replies: Any, hostname: str) -> tuple[bool, str] | None:
+    """`hostname`'s answer among remote-control replies: (True, its `ok` text) or (False, its
+    error); None when it did not answer."""
+    for reply in replies or []:
         answer = reply.get(hostname)
         if answer is None:
             continue
-        if "ok" in answer:
+        if isinstance(answer, dict) and "ok" in answer:
             return True, str(answer["ok"])
-        return False, str(answer.get("error", answer))
-    return False, f"{hostname} did not answer within {timeout:g} s"
+        return False, str(answer.get("error", answer) if isinstance(answer, dict) else answer)
+    return None
 
 
 # -- actions --------------------------------------------------------------------------------
@@ -237,66 +223,53 @@ def _ask(
     project: Project,
     hostname: str,
     action: str,
-    call: Callable[[], Any],
+    command: Callable[..., Any],
+    *args: Any,
     timeout: float,
     check_timeout: float,
 ) -> str:
-    """Run one remote-control `call` for `hostname`; return the worker's `ok` text.
+    """Send a remote-control `command` (with `args`) to `hostname` only; return its `ok` text.
 
     The broker is checked first (down: `WorkerUnavailable` within `check_timeout`), and the
-    call runs under `within(timeout + 2)`: a broker that accepts the connection and then
-    stalls must not hang the page.
+    command runs under `within(timeout + 2)`: a broker that accepts the connection and then
+    stalls must not hang the page. A refusal is `WorkerActionError`, silence `WorkerUnavailable`.
     """
     _ensure_broker(project, check_timeout, action)
     try:
-        replies = within(timeout + 2.0, call) or []
+        replies = within(
+            timeout + 2.0,
+            lambda: command(*args, destination=[hostname], reply=True, timeout=timeout),
+        )
     except CheckTimeout:
         raise WorkerUnavailable(
             f"{hostname}: {action}: the broker did not take the request within {timeout + 2:g} s"
         ) from None
     except Exception as error:
         raise WorkerUnavailable(f"{hostname}: {action}: {type(error).__name__}: {error}") from None
-    for reply in replies:
-        answer = reply.get(hostname)
-        if answer is None:
-            continue
-        if isinstance(answer, dict) and "ok" in answer:
-            return str(answer["ok"])
-        problem = answer.get("error", answer) if isinstance(answer, dict) else answer
-        raise WorkerActionError(f"{hostname} refused to {action}: {problem}")
-    raise WorkerUnavailable(
-        f"{hostname} did not answer within {timeout:g} s: it is offline, busy, or no worker "
-        "has that name (the workers table lists those that answer now)"
-    )
+    answer = _answer(replies, hostname)
+    if answer is None:
+        raise WorkerUnavailable(
+            f"{hostname} did not answer within {timeout:g} s: it is offline, busy, or no worker "
+            "has that name (the workers table lists those that answer now)"
+        )
+    ok, text = answer
+    if not ok:
+        raise WorkerActionError(f"{hostname} refused to {action}: {text}")
+    return text
 
 
-def add_consumer(
-    project: Project, hostname: str, queue: str, timeout: float, check_timeout: float
+def change_consumer(
+    project: Project, hostname: str, queue: str, add: bool, timeout: float, check_timeout: float
 ) -> str:
-    """Make the worker consume from `queue` too (declared if missing); return its reply."""
+    """Make the worker consume from `queue` too (`add`; declared if missing), or stop
+    consuming from it; return its reply."""
     control = project.celery.control
+    if add:
+        command, action = control.add_consumer, f"add a consumer for {queue}"
+    else:
+        command, action = control.cancel_consumer, f"cancel its consumer of {queue}"
     return _ask(
-        project,
-        hostname,
-        f"add a consumer for {queue}",
-        lambda: control.add_consumer(queue, destination=[hostname], reply=True, timeout=timeout),
-        timeout,
-        check_timeout,
-    )
-
-
-def cancel_consumer(
-    project: Project, hostname: str, queue: str, timeout: float, check_timeout: float
-) -> str:
-    """Make the worker stop consuming from `queue`; return its reply."""
-    control = project.celery.control
-    return _ask(
-        project,
-        hostname,
-        f"cancel its consumer of {queue}",
-        lambda: control.cancel_consumer(queue, destination=[hostname], reply=True, timeout=timeout),
-        timeout,
-        check_timeout,
+        project, hostname, action, command, queue, timeout=timeout, check_timeout=check_timeout
     )
 
 
@@ -307,13 +280,16 @@ def shutdown(project: Project, hostname: str, timeout: float, check_timeout: flo
     the ping is what tells that it is there to receive the request.
     """
     control = project.celery.control
+    # `control.ping` always asks for replies: `broadcast("ping")` is the same request
+    action = "answer a ping before shutting down"
     _ask(
         project,
         hostname,
-        "answer a ping before shutting down",
-        lambda: control.ping(destination=[hostname], timeout=timeout),
-        timeout,
-        check_timeout,
+        action,
+        control.broadcast,
+        "ping",
+        timeout=timeout,
+        check_timeout=check_timeout,
     )
     try:
         within(timeout + 2.0, lambda: control.shutdown(destination=[hostname]))

@@ -9,8 +9,10 @@ Fixtures, all lazy (a test suite that uses none of them pays nothing):
 - `flasker_app`, `flasker_client`: the Flask app and a test client for it.
 - `flasker_cli`: runs `flasker` commands against the same cfg, returning click's `Result`.
 
-Helpers: `restored_process_state()` for suites that start several projects in one process, and
-`LiveServer` for end-to-end tests against a real `flasker server`.
+Helpers: `restored_process_state()` for suites that start several projects in one process,
+`LiveServer` for end-to-end tests against a real `flasker server`, `background()` and
+`worker_process()` for other subprocesses (a real `flasker worker`), `wait_for()` and `log_tail()`
+to wait on them, and `WorkCounter` for the SQL statements and broker calls a request costs.
 
 The cfg is `--flasker-config PATH`, else the `flasker_config` ini option, else the CLI's own
 discovery (`$FLASKER_CONFIG`, `default.cfg` here, `[tool.flasker]` in pyproject.toml).
@@ -24,7 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,10 +233,6 @@ class LiveServer:
         self.process: Any = None
 
     def start(self, timeout: float = 40.0) -> LiveServer:
-        import subprocess
-        import sys
-        import time
-
         command = [sys.executable, "-m", "flasker", "-c", str(self.cfg), "server"]
         command += ["--port", str(self.port), *self.args]
         with self.log.open("wb") as out:
@@ -273,8 +275,6 @@ class LiveServer:
         return None
 
     def stop(self, grace: float = 20.0) -> None:
-        import subprocess
-
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
@@ -289,3 +289,147 @@ class LiveServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+# -- subprocesses: a real `flasker worker` and the like --------------------------------------------
+@contextlib.contextmanager
+def background(
+    command: list[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` in the background for the block, output (both streams) to the file `log`.
+
+    Afterwards a process still running is stopped with SIGTERM, as a terminal would (a worker
+    then finishes warm), and killed when it has not exited 15 s later: a test that fails must
+    not leave a worker consuming from a broker other tests share.
+
+    The environment is this process's with `PYTHONUNBUFFERED=1` (so `log` is current while the
+    test waits on it) and `env` on top, without `FLASKER_CONFIG`: a cfg the developer exported
+    must not replace the one the command names.
+    """
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    environment.pop("FLASKER_CONFIG", None)
+    with Path(log).open("wb") as output:
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=cwd
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(5)
+
+
+def worker_process(
+    cfg: str | os.PathLike[str],
+    log: Path,
+    *args: str,
+    pool: str = "solo",
+    env: Mapping[str, str] | None = None,
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """`flasker -c CFG worker --pool solo --loglevel INFO ARGS...` under `background()`::
+
+        with worker_process(cfg, tmp_path / "worker.log", "-n", "one@test") as process:
+            wait_for(lambda: result.ready(), 60, what="the task's result", log=log)
+
+    The solo pool runs tasks in the worker's own process (one process to start and stop);
+    `pool="prefork"` with `"--concurrency", "1"` gives a pool that can grow and shrink.
+    """
+    command = [sys.executable, "-m", "flasker", "-c", str(cfg), "worker"]
+    command += ["--pool", pool, "--loglevel", "INFO", *args]
+    return background(command, log, env=env)
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    """The last `lines` lines of a subprocess's log, for a failure message."""
+    try:
+        return "\n".join(Path(log).read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no output)"
+
+
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float = 20.0,
+    *,
+    what: str = "",
+    log: Path | None = None,
+    interval: float = 0.1,
+) -> Any:
+    """Poll `condition` until it returns something truthy, and return that; after `timeout`
+    seconds the test fails, naming `what` it waited for and showing the tail of `log` (the
+    subprocess that should have made it true)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            shown = f"; its log:\n{log_tail(log)}" if log is not None else ""
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what or condition}{shown}")
+        time.sleep(interval)
+
+
+# -- what a request costs ----------------------------------------------------------------------
+class WorkCounter:
+    """The work a project does inside the block: SQL statements on its engine (SQLAlchemy's
+    `before_cursor_execute`) and broker calls of its Celery app (`control.broadcast`, which
+    every `inspect` and remote-control command goes through, and `connection_for_write`,
+    which broker checks and publishing open). Counted from every thread, since pages run
+    their checks and broadcasts in threads::
+
+        client.get("/page")  # warm-up: lazy tables, compiled templates
+        with WorkCounter(project) as work:
+            client.get("/page")
+        assert work.queries <= 3, work.statements
+
+    For asserting that a page's cost stays flat as the data grows, and for benchmarks.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.statements: list[str] = []
+        self.broadcasts = 0
+        self.connections = 0
+        self._lock = threading.Lock()
+
+    @property
+    def queries(self) -> int:
+        return len(self.statements)
+
+    def _on_statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        with self._lock:
+            self.statements.append(statement)
+
+    def _counted(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                setattr(self, name, getattr(self, name) + 1)
+            return function(*args, **kwargs)
+
+        return call
+
+    def __enter__(self) -> WorkCounter:
+        from sqlalchemy import event
+
+        celery = self.project.celery
+        event.listen(self.project.db.engine, "before_cursor_execute", self._on_statement)
+        # instance attributes shadow the methods until __exit__ deletes them
+        celery.control.broadcast = self._counted("broadcasts", celery.control.broadcast)
+        celery.connection_for_write = self._counted("connections", celery.connection_for_write)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        from sqlalchemy import event
+
+        celery = self.project.celery
+        event.remove(self.project.db.engine, "before_cursor_execute", self._on_statement)
+        del celery.control.broadcast
+        del celery.connection_for_write
