@@ -177,3 +177,54 @@ def test_auth_column_and_viewers_cannot_try(auth_site: ConsoleSite) -> None:
     token = site.form(site.page("/config"))["csrf_token"]
     response = site.post("/endpoints/try", data={"csrf_token": token, "path": "/private"})
     assert response.status_code == 403
+
+
+MANY_MODELS = "\n".join(
+    f"""
+class PagedWidget{number:02d}(Model):
+    id = Column(Integer, primary_key=True)
+"""
+    for number in range(12)
+)
+
+
+@pytest.fixture(scope="module")
+def many_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    # every site's models share one metadata: this one's names are its own
+    source = API_MODULE.replace("EndpointGadget", "PagedGadget")
+    return make_console(source=source.replace("\n\napi = ", MANY_MODELS + "\n\napi = "))
+
+
+def test_a_large_api_is_listed_a_page_at_a_time_and_filtered(many_site: ConsoleSite) -> None:
+    from flasker_console.endpoints_page import PAGE_SIZE
+
+    html = many_site.page("/endpoints")
+    assert html.count('data-testid="op-') == PAGE_SIZE
+    assert "page 1 of" in html
+    second = many_site.page("/endpoints?ops_page=2")
+    first_rows = {line for line in html.splitlines() if 'data-testid="op-' in line}
+    second_rows = {line for line in second.splitlines() if 'data-testid="op-' in line}
+    assert second_rows
+    assert not first_rows & second_rows
+    filtered = many_site.page("/endpoints?q=widget07")
+    rows = [line for line in filtered.splitlines() if 'data-testid="op-' in line]
+    assert rows
+    assert all("widget07" in line for line in rows)
+    assert "Nothing matches" in many_site.page("/endpoints?q=no-such-thing")
+    # a page number past the end shows the last page; garbage shows the first
+    assert 'data-testid="op-' in many_site.page("/endpoints?ops_page=999")
+    assert 'data-testid="op-' in many_site.page("/endpoints?ops_page=x")
+
+
+def test_the_openapi_document_is_built_once_per_app(
+    many_site: ConsoleSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flasker_api.openapi
+
+    many_site.page("/endpoints")  # built (at the latest) here
+    calls = []
+    real = flasker_api.openapi.build_openapi
+    monkeypatch.setattr(flasker_api.openapi, "build_openapi", lambda m: calls.append(m) or real(m))
+    for _ in range(3):
+        many_site.page("/endpoints?q=widget")
+    assert calls == []

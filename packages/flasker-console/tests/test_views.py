@@ -362,6 +362,10 @@ def test_status_partial_for_htmx(site: ConsoleSite) -> None:
     assert 'data-testid="check-database"' in response.get_data(as_text=True)
     assert "<html" not in response.get_data(as_text=True)
     assert site.get("/status").status_code == 302  # without htmx: the overview
+    # all up: the alerts other pages load say nothing
+    alerts = site.get("/status?alerts=1", headers=HTMX).get_data(as_text=True)
+    assert alerts.strip() == ""
+    assert 'data-testid="service-alerts"' in site.page("/tasks")
 
 
 DOWN_CFG = """\
@@ -397,6 +401,11 @@ def test_overview_with_database_and_broker_down(make_console: Callable[..., Cons
     assert "postgresql+psycopg://nobody@127.0.0.1" in page  # says where
     assert "redis://127.0.0.1" in page
     assert elapsed < 1.5 + 1.5, elapsed  # both checks run side by side, each within its deadline
+    # the other pages ask for the same checks as alerts: only what is down, saying where
+    alerts = html.unescape(down.get("/status?alerts=1", headers=HTMX).get_data(as_text=True))
+    assert 'data-testid="down-broker"' in alerts
+    assert "redis://127.0.0.1" in alerts
+    assert "tasks cannot be sent" in alerts
 
 
 def test_console_prefix_from_the_cfg(

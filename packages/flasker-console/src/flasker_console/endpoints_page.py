@@ -35,6 +35,8 @@ from .exceptions import ConsoleError
 from .manager import EXTENSION
 
 TRY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+#: Rows of each table per page: the page costs the same with 3 models or 300.
+PAGE_SIZE = 50
 BODY_LIMIT = 64 * 1024
 TRY_TIMEOUT = 30.0
 
@@ -147,6 +149,49 @@ def api_operations(project: Any) -> tuple[list[dict[str, Any]], str | None]:
                     }
                 )
     return rows, problem
+
+
+def cached_listing(project: Any) -> Listing:
+    """`listing(project)`, built once per started app: its rules and the API's models cannot
+    change after start-up (Flask refuses new rules once it has served), so the OpenAPI document
+    is not rebuilt on every visit. A project served standalone is asked every time (its cfg
+    may have changed; the subprocess is the cost of never importing its code)."""
+    if not project.is_started:
+        return listing(project)
+    manager = current_app.extensions[EXTENSION]
+    cached = getattr(manager, "_endpoints_listing", None)
+    if cached is None:
+        cached = listing(project)
+        manager._endpoints_listing = cached
+    return cached
+
+
+@dataclass
+class Shown:
+    """One page of a filtered table."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    pages: int
+
+
+def shown(rows: list[dict[str, Any]], query: str, page: int, keys: tuple[str, ...]) -> Shown:
+    """The rows whose `keys` contain `query` (any case), page `page` of them (1-based)."""
+    needle = query.strip().lower()
+    if needle:
+        rows = [row for row in rows if any(needle in str(row.get(k, "")).lower() for k in keys)]
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * PAGE_SIZE
+    return Shown(rows[start : start + PAGE_SIZE], len(rows), page, pages)
+
+
+def _page_number(value: str | None) -> int:
+    try:
+        return max(1, int(value or "1"))
+    except ValueError:
+        return 1
 
 
 def listing(project: Any) -> Listing:
@@ -284,9 +329,24 @@ def _result(method: str, path: str, response: Any, elapsed_ms: float, queries: i
 def _page(result: Result | None = None, message: str | None = None, status: int = 200) -> Any:
     project = _project()
     form = request.form if request.method == "POST" else request.args
+    found = cached_listing(project)
+    query = request.args.get("q", "")[:200]
     return render_template(
         "flasker_console/endpoints.html",
-        listing=listing(project),
+        listing=found,
+        query=query,
+        operations=shown(
+            found.operations,
+            query,
+            _page_number(request.args.get("ops_page")),
+            ("method", "path", "tag", "summary"),
+        ),
+        routes=shown(
+            found.routes,
+            query,
+            _page_number(request.args.get("routes_page")),
+            ("rule", "endpoint", "methods"),
+        ),
         result=result,
         message=message,
         status=status,

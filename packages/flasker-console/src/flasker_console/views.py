@@ -304,6 +304,9 @@ def status() -> Any:
     manager = _manager()
     assert manager.project is not None
     checks = project_checks(manager.project, manager.check_timeout)
+    if request.args.get("alerts"):
+        # pages other than the overview show only what is down (nothing when all is well)
+        return render_template("flasker_console/partials/service_alerts.html", checks=checks)
     return render_template("flasker_console/partials/status.html", checks=checks)
 
 
