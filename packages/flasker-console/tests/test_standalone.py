@@ -108,6 +108,34 @@ def test_a_projects_console_never_imports_its_modules(client: Client, module: st
     assert module not in sys.modules
 
 
+def test_subprocess_answers_are_kept_until_the_project_changes(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+
+    from flasker_console import introspection
+
+    runs: list[list[str]] = []
+    real = subprocess.run
+
+    def counted(command: list[str], **options: object) -> object:
+        runs.append(command)
+        return real(command, **options)
+
+    monkeypatch.setattr(introspection.subprocess, "run", counted)
+    cfg = root / "shop" / "default.cfg"
+    first = introspection.tasks_of(cfg)
+    assert introspection.tasks_of(cfg) == first
+    assert len(runs) <= 1  # the page visited earlier may already have asked
+    asked = len(runs)
+    source = next((root / "shop").glob("shop_*.py"))
+    later = source.stat().st_mtime_ns + 5_000_000_000
+    os.utime(source, ns=(later, later))  # an edited module: asked again
+    assert [t["name"] for t in introspection.tasks_of(cfg)] == [t["name"] for t in first]
+    assert len(runs) == asked + 1
+
+
 def test_sending_a_task_by_name_from_the_standalone_console(client: Client, module: str) -> None:
     page = text(client.get("/p/shop/tasks"))
     form = {"csrf_token": token(page), "task": "shop.add", "arg:x": "1", "arg:y": "5"}

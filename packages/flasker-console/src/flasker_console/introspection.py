@@ -9,6 +9,10 @@ cannot take the console down.
   need the project's managers, so this small entry point runs the page's own `listing()` in the
   subprocess.
 
+Answers are kept while the project's files stay the same (the cfg and every `*.py` under its
+folder, by modification time and size), so a page visited again costs a few `stat` calls, not
+a subprocess that imports the whole project; an edit anywhere starts a fresh one.
+
 Each call has a deadline; a failure raises `IntrospectionError` naming the cfg and the last line
 the subprocess wrote to stderr::
 
@@ -18,8 +22,10 @@ the subprocess wrote to stderr::
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +33,46 @@ from .exceptions import ConsoleError
 
 #: Seconds a subprocess may take (importing a project's modules can be slow).
 TIMEOUT = 30.0
+#: Source files looked at for the fingerprint at most (a huge folder is not walked whole).
+MAX_FILES = 5000
+
+_answers: dict[tuple[str, ...], tuple[tuple[int, int, int], Any]] = {}
+_answers_lock = threading.Lock()
+
+
+def fingerprint(cfg: Path) -> tuple[int, int, int]:
+    """What changes when the project's answer may: the cfg's mtime and size, the newest mtime
+    and the number of the `*.py` files under its folder (hidden folders and caches skipped)."""
+    stat = cfg.stat()
+    newest, count = 0, 0
+    for folder, folders, files in os.walk(cfg.parent):
+        folders[:] = [f for f in folders if not f.startswith(".") and f != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                count += 1
+                try:
+                    newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime_ns)
+                except OSError:
+                    continue
+        if count >= MAX_FILES:
+            break
+    return (stat.st_mtime_ns, stat.st_size, newest ^ count)
+
+
+def _cached_run(command: list[str], cfg: Path, what: str, timeout: float) -> Any:
+    key = tuple(command)
+    try:
+        mark = fingerprint(cfg)
+    except OSError as error:
+        raise IntrospectionError(f"cannot read {cfg}: {error.strerror or error}") from None
+    with _answers_lock:
+        found = _answers.get(key)
+    if found is not None and found[0] == mark:
+        return found[1]
+    answer = _run(command, cfg, what, timeout)
+    with _answers_lock:
+        _answers[key] = (mark, answer)
+    return answer
 
 
 class IntrospectionError(ConsoleError):
@@ -66,13 +112,13 @@ def _run(command: list[str], cfg: Path, what: str, timeout: float) -> Any:
 def tasks_of(cfg: Path, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
     """The project's registered tasks, as core's `introspect.tasks` lists them."""
     command = [sys.executable, "-m", "flasker", "-c", str(cfg), "tasks", "--json"]
-    return list(_run(command, cfg, "tasks", timeout))
+    return list(_cached_run(command, cfg, "tasks", timeout))
 
 
 def endpoints_of(cfg: Path, timeout: float = TIMEOUT) -> dict[str, Any]:
     """`{"routes": [...], "operations": [...], "api_problem": str | None}` for the page."""
     command = [sys.executable, "-m", "flasker_console.introspection", str(cfg)]
-    return dict(_run(command, cfg, "endpoints", timeout))
+    return dict(_cached_run(command, cfg, "endpoints", timeout))
 
 
 def _print_endpoints(cfg: str) -> None:
