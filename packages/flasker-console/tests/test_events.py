@@ -7,6 +7,7 @@ and retried, never waited on."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,18 @@ def test_a_real_worker_s_events_reach_the_chart_and_the_console_s_tasks(
         row = tasks.get(project, task_id)
         assert row.result == "42"  # the backend's value, as the task list stores it
         assert any(w.online for w in listener.status().workers)
+        # heartbeats carry the host's load averages, which `inspect stats` lacks: the workers
+        # table shows them
+        wait_for(
+            lambda: any(w.loadavg for w in listener.status().workers),
+            WAIT,
+            what="a heartbeat with loadavg",
+            log=log,
+        )
+        table = site.get("/workers/table", headers={"HX-Request": "true"}).get_data(as_text=True)
+        load = re.search(r'data-testid="load">([0-9. ]+)<', table)
+        assert load is not None, table
+        assert len(load.group(1).split()) == 3
 
     # stops cleanly, within about a second, and a later request starts a new one
     started = time.monotonic()

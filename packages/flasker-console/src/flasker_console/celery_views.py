@@ -143,9 +143,17 @@ def _after_change(project: Any, row: Any, message: str) -> Any:
 # -- workers --------------------------------------------------------------------------------
 def _snapshot(project: Any) -> remote.WorkersView:
     manager = _manager()
-    return remote.snapshot(
+    view = remote.snapshot(
         project, manager.seen_workers, manager.inspect_timeout, manager.check_timeout
     )
+    listener = manager.event_listener()
+    if listener is not None:
+        # load averages come with the workers' heartbeats, not with `inspect stats`
+        loads = {seen.hostname: seen.loadavg for seen in listener.status().workers}
+        for worker in view.workers:
+            if worker.online and not worker.load and loads.get(worker.hostname):
+                worker.load = list(loads[worker.hostname])
+    return view
 
 
 def workers_page() -> Any:

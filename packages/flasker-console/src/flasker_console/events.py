@@ -340,6 +340,19 @@ class WorkerSeen:
     hostname: str
     online: bool
     last_event: float
+    #: The 1, 5 and 15 minute load averages of the worker's host, from its heartbeats
+    #: (Celery's `stats` reply has none).
+    loadavg: tuple[float, ...] = ()
+
+
+def _loadavg(event: dict[str, Any]) -> tuple[float, ...]:
+    values = event.get("loadavg")
+    if not isinstance(values, list | tuple):
+        return ()
+    try:
+        return tuple(float(value) for value in values[:3])
+    except (TypeError, ValueError):
+        return ()
 
 
 @dataclass
@@ -425,7 +438,10 @@ class EventListener:
         with self._lock:
             workers = [
                 WorkerSeen(
-                    w.hostname, w.online and now - w.last_event < HEARTBEAT_EXPIRY, w.last_event
+                    w.hostname,
+                    w.online and now - w.last_event < HEARTBEAT_EXPIRY,
+                    w.last_event,
+                    w.loadavg,
                 )
                 for w in self._workers.values()
             ]
@@ -508,7 +524,7 @@ class EventListener:
                 hostname = str(event.get("hostname") or "?")
                 with self._lock:
                     self._workers[hostname] = WorkerSeen(
-                        hostname, kind != "worker-offline", time.time()
+                        hostname, kind != "worker-offline", time.time(), _loadavg(event)
                     )
                 return
             fact = task_event(event)
