@@ -219,3 +219,19 @@ def test_run_now_refuses_what_it_cannot_send(site: ConsoleSite, entry: str, prob
     assert response.status_code == 422
     assert problem in response.get_data(as_text=True)
     assert len(activity.page(site.project).rows) == before
+
+
+def test_times_are_shown_in_utc_whatever_the_apps_timezone(
+    make_console: Callable[..., ConsoleSite], sample_cfg: str
+) -> None:
+    # Celery reads a cron entry in [CELERY] timezone: 03:30 in Paris (UTC+1 in March) is 02:30
+    # UTC, and the page, which says "Times in UTC", must say 02:30
+    paris = make_console(cfg=sample_cfg + BEAT_SECTION + "timezone = Europe/Paris\n", source=SOURCE)
+    nightly = by_name(paris)["nightly"]
+    assert nightly.next_run == datetime(2026, 3, 11, 2, 30, tzinfo=UTC)
+    assert nightly.next_run.utcoffset() == timedelta(0)
+    # today's page: 02:30 UTC in winter, 01:30 in summer, never the Paris wall-clock 03:30
+    today = {e.name: e for e in read_schedule(paris.project).entries}["nightly"].next_run
+    assert today is not None
+    assert today.hour in (1, 2)
+    assert f"T{today:%H:%M}:00+00:00" in row(paris.page("/tasks"), "nightly")

@@ -72,7 +72,7 @@ def test_the_root_itself_is_a_project_when_it_holds_a_cfg(tmp_path: Path) -> Non
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "default.cfg").write_text(GOOD_CFG.format(name="Sub"))
     assert [(e.slug, e.cfg) for e in find_projects(tmp_path)] == [
-        (".", tmp_path / "only.cfg"),
+        (".root", tmp_path / "only.cfg"),
         ("sub", tmp_path / "sub" / "default.cfg"),
     ]
 
@@ -85,7 +85,10 @@ def test_the_root_itself_is_a_project_when_it_holds_a_cfg(tmp_path: Path) -> Non
         ("~/x", "absolute"),
         ("../x", "'..'"),
         ("a/../../x", "'..'"),
-        (".", "not a new folder"),
+        (".", "hidden"),
+        (".secret", "hidden"),
+        ("a/b", "nested"),
+        ("x" * 300, "longer than 100 bytes"),
         ("alpha", "not empty"),
     ],
 )
@@ -97,11 +100,26 @@ def test_new_folder_refuses_anything_but_a_new_folder_inside_the_root(
 
 
 def test_new_folder_refuses_a_symlink_out_of_the_root(root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
     link = root / "escape"
-    link.symlink_to(tmp_path, target_is_directory=True)
+    link.symlink_to(outside, target_is_directory=True)
     try:
         with pytest.raises(FolderError, match="not a new folder inside"):
-            new_folder(root, "escape/new")
+            new_folder(root, "escape")
+    finally:
+        link.unlink()
+
+
+def test_a_symlink_out_of_the_root_is_not_listed(root: Path, tmp_path: Path) -> None:
+    # the console edits only what is inside its root: /p/escape/ must not open a cfg elsewhere
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "default.cfg").write_text(GOOD_CFG.format(name="Elsewhere"))
+    link = root / "escape"
+    link.symlink_to(outside, target_is_directory=True)
+    try:
+        assert "escape" not in {entry.slug for entry in find_projects(root)}
     finally:
         link.unlink()
 

@@ -216,6 +216,59 @@ def test_scaffolding_from_the_root_page(client: Client, root: Path) -> None:
     assert client.get("/p/fresh/").status_code == 200
 
 
+def test_requests_for_other_host_names_are_refused(client: Client) -> None:
+    # DNS rebinding: a page on evil.example resolving to 127.0.0.1 reaches this port from the
+    # operator's browser, with its own origin; without a Host check it could read the CSRF
+    # token and change any project
+    response = client.get("/", headers={"Host": "evil.example:5050"})
+    assert response.status_code == 400
+    assert "answers only to 127.0.0.1" in text(response)
+    assert client.get("/p/shop/", headers={"Host": "evil.example"}).status_code == 400
+    for host in ("127.0.0.1:5050", "localhost:5050", "[::1]:5050"):
+        assert client.get("/", headers={"Host": host}).status_code == 200, host
+
+
+def test_the_root_project_and_odd_folder_names_have_working_links(tmp_path: Path) -> None:
+    (tmp_path / "default.cfg").write_text("[PROJECT]\nNAME = Top\n")
+    (tmp_path / "we ird#x").mkdir()
+    (tmp_path / "we ird#x" / "default.cfg").write_text("[PROJECT]\nNAME = Weird\n")
+    with restored_process_state():
+        app = StandaloneConsole(tmp_path, check_timeout=1.0)
+        try:
+            client = Client(app)
+            html = text(client.get("/"))
+            assert 'href="/p/.root/"' in html
+            assert 'href="/p/we%20ird%23x/"' in html
+            assert "Top" in text(client.get("/p/.root/"))
+            assert "Weird" in text(client.get("/p/we%20ird%23x/"))
+        finally:
+            app.close()
+
+
+def test_a_rebuilt_projects_events_listener_is_stopped(root: Path) -> None:
+    import threading
+
+    def listeners() -> int:
+        return sum(t.name.startswith("flasker-console-events") for t in threading.enumerate())
+
+    before = listeners()
+    with restored_process_state():
+        app = StandaloneConsole(root, check_timeout=1.0)
+        client = Client(app)
+        cfg = root / "shop" / "default.cfg"
+        original = cfg.read_text()
+        try:
+            for number in range(3):
+                assert client.get("/p/shop/").status_code == 200
+                cfg.write_text(original + f"# edit {number}\n")  # the next request rebuilds
+            assert client.get("/p/shop/").status_code == 200
+            assert listeners() <= before + 1
+        finally:
+            cfg.write_text(original)
+            app.close()
+    assert listeners() == before
+
+
 def test_cli_refuses_a_non_loopback_host_with_root(root: Path) -> None:
     result = CliRunner().invoke(cli, ["console", "--root", str(root), "--host", "0.0.0.0"])
     assert result.exit_code == 2

@@ -20,7 +20,7 @@ import dbm
 import shelve
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,6 +210,11 @@ def _entry(celery: Any, name: str, conf: Any, stored: Any, now: datetime) -> Bea
         entry.next_run = now + max(schedule.remaining_estimate(now), timedelta(0))
     else:
         entry.first_run_after = f"{_duration(schedule.run_every)} after beat starts"
+    # the page says "Times in UTC": Celery gives them in the app's timezone ([CELERY] timezone)
+    if entry.last_run is not None:
+        entry.last_run = entry.last_run.astimezone(UTC)
+    if entry.next_run is not None:
+        entry.next_run = entry.next_run.astimezone(UTC)
     return entry
 
 

@@ -68,6 +68,9 @@ def console_command(info: ScriptInfo, host: str, port: int, root: Path | None) -
         # this process serves only the console: a key of its own signs its CSRF tokens
         app.secret_key = secrets.token_hex(32)
     project.register_manager(ConsoleManager(url_prefix="/"))
+    from .standalone import loopback_only
+
+    app.wsgi_app = loopback_only(app.wsgi_app)  # type: ignore[method-assign]
     click.echo(f"flasker console for {project.config.path}: http://{host}:{port}/", err=True)
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

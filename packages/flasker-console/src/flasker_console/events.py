@@ -355,6 +355,22 @@ def _loadavg(event: dict[str, Any]) -> tuple[float, ...]:
         return ()
 
 
+def _receiver_class(celery: Any) -> type:
+    """Celery's Receiver, keeping each event's timestamp as the worker sent it.
+
+    By default the Receiver moves a timestamp by the difference between the worker's and this
+    process's UTC offsets; the timestamps are `time.time()` values, the same everywhere, so a
+    worker in UTC heard by a console in Europe/Paris would land an hour off the chart.
+    """
+    base = celery.events.Receiver
+
+    class UnshiftedReceiver(base):  # type: ignore[misc, valid-type]
+        def event_from_message(self, body: Any, localize: bool = True, **kw: Any) -> Any:
+            return super().event_from_message(body, localize=False, **kw)
+
+    return UnshiftedReceiver
+
+
 @dataclass
 class ListenerStatus:
     """What the overview says about the listener."""
@@ -481,7 +497,7 @@ class EventListener:
         with celery.connection_for_read() as connection:
             # fail fast when the broker is away: our loop retries, with its own pauses
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
-            receiver = celery.events.Receiver(connection, handlers={"*": self._on_event})
+            receiver = _receiver_class(celery)(connection, handlers={"*": self._on_event})
             receiver.connect_max_retries = 1
             receiver.on_iteration = self._on_iteration
             self._receiver = receiver

@@ -25,8 +25,11 @@ from flasker.health import CheckResult, check_broker, check_database
 
 from ._parallel import side_by_side
 
-#: The slug of the root folder itself, when it holds a cfg file.
-ROOT_SLUG = "."
+#: The slug of the root folder itself, when it holds a cfg file: a hidden name, so no listed
+#: subfolder can have it, and not "." (browsers fold `/p/./` into `/p/`).
+ROOT_SLUG = ".root"
+#: Longest folder name the New project form accepts (most file systems allow 255 bytes).
+MAX_FOLDER_NAME = 100
 _SKIPPED = ("__pycache__", "node_modules")
 
 
@@ -89,7 +92,8 @@ def find_projects(root: Path) -> list[ProjectEntry]:
         if child.name.startswith(".") or child.name in _SKIPPED or not child.is_dir():
             continue
         real = child.resolve()
-        if real in seen:
+        if real in seen or not real.is_relative_to(root):
+            # a symlink out of the root is not listed: the console edits only what is inside
             continue
         seen.add(real)
         cfg, problem = _cfg_in(child)
@@ -202,13 +206,25 @@ def new_folder(root: Path, given: str) -> Path:
         raise FolderError(f"folder: {given!r} is absolute; give a folder relative to the root")
     if ".." in path.parts:
         raise FolderError(f"folder: {given!r} may not contain '..'")
+    if text.startswith("."):
+        raise FolderError(f"folder: {given!r} is hidden; the Projects page would not list it")
+    if len(path.parts) != 1:
+        # the Projects page lists the root's direct subfolders: a nested project would vanish
+        raise FolderError(
+            f"folder: {given!r} is nested; give one folder name directly under the root"
+        )
+    if len(text.encode("utf-8")) > MAX_FOLDER_NAME:
+        raise FolderError(f"folder: longer than {MAX_FOLDER_NAME} bytes")
     root = root.resolve()
-    target = (root / path).resolve()
-    if target == root or not target.is_relative_to(root):
-        raise FolderError(f"folder: {given!r} is not a new folder inside {root}")
-    if target.exists():
-        if not target.is_dir():
-            raise FolderError(f"folder: {given!r} exists and is a file")
-        if any(target.iterdir()):
-            raise FolderError(f"folder: {given!r} already exists and is not empty")
+    try:
+        target = (root / path).resolve()
+        if target == root or not target.is_relative_to(root):
+            raise FolderError(f"folder: {given!r} is not a new folder inside {root}")
+        if target.exists():
+            if not target.is_dir():
+                raise FolderError(f"folder: {given!r} exists and is a file")
+            if any(target.iterdir()):
+                raise FolderError(f"folder: {given!r} already exists and is not empty")
+    except OSError as error:
+        raise FolderError(f"folder: {given!r}: {error.strerror or error}") from None
     return target

@@ -18,9 +18,10 @@ import secrets
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, redirect, render_template
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 from . import projects as found
 from .projects_views import STANDALONE_EXTENSION, ProjectsSite
@@ -32,6 +33,34 @@ if TYPE_CHECKING:
 
 #: Where a project's console lives under the standalone console.
 PROJECT_PATH = "/p/"
+#: The only names the standalone console answers to (it listens on loopback only).
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a WSGI app so it answers only requests addressed to a loopback name.
+
+    The standalone console has no sign-in and trusts that only this machine reaches it; a web
+    page on a rebinding domain (evil.example resolving to 127.0.0.1) would otherwise reach it
+    from the operator's browser with its own origin, read the CSRF token and change anything.
+    """
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        try:
+            name = urlsplit(f"//{host}").hostname
+        except ValueError:
+            name = None
+        if name not in LOOPBACK_NAMES:
+            refused = BadRequest(
+                f"this console answers only to 127.0.0.1, localhost or [::1], not {host!r}"
+            )
+            return refused(environ, start_response)
+        return app(environ, start_response)
+
+    return guarded
+
+
 BASE_KEY = "flasker_console.base"
 
 
@@ -47,9 +76,15 @@ class StandaloneConsole:
         self.root_app = self._make_root_app()
         self._apps: dict[str, tuple[str, Flask, Project]] = {}
         self._lock = threading.Lock()
+        self._guarded = loopback_only(self._dispatch)
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        return self._guarded(environ, start_response)
+
+    def _dispatch(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         base = environ.get("SCRIPT_NAME", "")
@@ -62,7 +97,8 @@ class StandaloneConsole:
         if app is None:
             return NotFound(f"no project {slug!r} in {self.root}")(environ, start_response)
         if not slash:
-            return redirect(f"{base}{PROJECT_PATH}{slug}/", 308)(environ, start_response)
+            target = f"{base}{PROJECT_PATH}{quote(slug, safe='')}/"
+            return redirect(target, 308)(environ, start_response)
         environ["SCRIPT_NAME"] = f"{base}{PROJECT_PATH}{slug}"
         environ["PATH_INFO"] = "/" + rest
         return app(environ, start_response)
@@ -146,12 +182,19 @@ class StandaloneConsole:
 def _project_url(slug: str) -> str:
     from flask import request
 
-    return f"{request.environ.get(BASE_KEY, '')}{PROJECT_PATH}{slug}/"
+    return f"{request.environ.get(BASE_KEY, '')}{PROJECT_PATH}{quote(slug, safe='')}/"
 
 
 def _release(project: Project) -> None:
+    """Stop the project's events listener and close its Celery app and engine."""
     from contextlib import suppress
 
+    from .manager import EXTENSION
+
+    with suppress(Exception):
+        manager = project.app.extensions.get(EXTENSION)
+        if manager is not None:
+            manager.stop_listener()
     with suppress(Exception):
         if "celery" in project.__dict__:
             project.celery.close()
