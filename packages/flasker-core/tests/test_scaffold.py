@@ -243,6 +243,7 @@ def test_a_folder_in_the_way_of_a_file_is_refused_even_with_force(tmp_path: Path
         ({"name": "x${HOME}"}, "not a usable project name"),
         ({"template": "fancy"}, "unknown template 'fancy'"),
         ({"db_url": "not a url"}, "is not a SQLAlchemy URL"),
+        ({"db_url": "postgersql://u@h/db"}, "unknown database dialect 'postgersql'"),
         ({"db_url": "sqlite:///a\n[CELERY]"}, "one line"),
         ({"broker_url": "localhost:6379"}, "is not a URL"),
         ({"broker_url": "redsi://localhost"}, "unknown transport 'redsi'"),

@@ -139,13 +139,21 @@ def _db_url_line(db_url: str | None, package: str, problems: list[str]) -> str:
     if db_url is None:
         return f"# DB_URL = postgresql+psycopg://user:${{DB_PASSWORD}}@127.0.0.1/{package}"
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     if "\n" in db_url or "\r" in db_url:
         problems.append("database URL must be on one line")
         return ""
     try:
-        make_url(db_url)
+        make_url(db_url).get_dialect()
+    except NoSuchModuleError:  # before ArgumentError, its base class
+        # the project would refuse to start ("unknown database dialect"): say so now
+        scheme = db_url.partition(":")[0]
+        problems.append(
+            f"database URL {db_url!r}: unknown database dialect {scheme!r}; "
+            "expected e.g. postgresql+psycopg://user@host/name or sqlite:///db.sqlite"
+        )
+        return ""
     except ArgumentError as error:
         problems.append(
             f"database URL {db_url!r} is not a SQLAlchemy URL ({error}); "
