@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SLOW = 30_000
 #: "Answers within ~2 s" with slack for a loaded CI machine.
 PROMPT = 5.0
+#: The overview's chart polls every 10 s: two rounds.
+CHART = 20_000
 #: A port nothing listens on: the broker of a project whose broker is down.
 DEAD_BROKER = "redis://127.0.0.1:1/0"
 #: A Redis database of this file's own (the `redis_url` fixture's are 1..15 by xdist worker).
@@ -396,6 +398,26 @@ def test_the_distributed_example_runs_a_task_sent_from_the_console(
         # the seeded houses, counted in PostgreSQL by the separate worker
         expect(census.get_by_test_id("result")).to_contain_text("42 Wallaby Way, Sydney")
         assert "dist@e2e" in worker.log.read_text(errors="replace")
+
+        # the worker's task events reach the console's listener over Redis: the overview's
+        # "Tasks, last hour" chart counts the census (it polls every 10 s)
+        page.goto(server.url + "/console/")
+        expect(page.get_by_role("heading", name="Tasks, last hour")).to_be_visible()
+        chart = page.get_by_test_id("task-chart")
+        if not has_htmx(page):
+            deadline = time.monotonic() + CHART / 1000
+            while chart.get_attribute("data-succeeded") in (None, "0"):
+                assert time.monotonic() < deadline, server.output()
+                time.sleep(1)
+                page.reload()
+        totals = page.get_by_test_id("chart-totals")
+        try:
+            expect(totals).to_contain_text(re.compile(r"\b[1-9]\d* succeeded"), timeout=CHART)
+        except AssertionError as error:
+            listener = page.get_by_test_id("listener-state").inner_text()
+            raise AssertionError(f"{error}\nlistener: {listener}\n{server.output()}") from None
+        expect(chart).to_have_attribute("data-succeeded", re.compile(r"^[1-9]\d*$"))
+        expect(page.get_by_test_id("listener-state")).to_have_attribute("data-state", "listening")
 
 
 # -- d: the broker does not answer -------------------------------------------------------------
