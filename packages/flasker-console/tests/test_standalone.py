@@ -174,7 +174,12 @@ def test_try_it_says_it_needs_the_mounted_console(client: Client) -> None:
 
 
 def test_an_invalid_cfg_gets_an_overview_and_a_raw_editor(client: Client, root: Path) -> None:
-    assert client.get("/p/broken/").status_code == 200
+    overview = client.get("/p/broken/")
+    assert overview.status_code == 200
+    # the overview checks the file as a start would: the bad value is named, with its line
+    assert "expected a boolean" in text(overview)
+    assert "default.cfg:4" in text(overview)
+    assert 'data-testid="restart-needed"' not in text(overview)
     html = text(client.get("/p/broken/config"))
     assert "DEBUG" in html
     assert "maybe" in html

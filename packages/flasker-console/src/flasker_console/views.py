@@ -219,9 +219,16 @@ def overview() -> Any:
     restart_needed = False
     try:
         text = path.read_text(encoding="utf-8")
-        restart_needed = version_of(text) != project.config.version
         edit = editing.open_edit(path)
         sections = [(card.name, len(card.rows)) for card in edit.cards]
+        if project.is_started:
+            restart_needed = version_of(text) != project.config.version
+        else:
+            # `flasker console` serves the file as it is now (its app is rebuilt when it
+            # changes): check it as a start would, so a bad value shows here too
+            from flasker.config import load_config
+
+            load_config(path)
     except (ConfigError, OSError) as error:
         load_problem = str(error)
     checks = project_checks(project, manager.check_timeout)
