@@ -7,9 +7,13 @@ under `CI=true` it fails them, so a broken machine can never pass CI by skipping
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -82,3 +86,33 @@ def redis_url(worker_id: str) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+#: flasker-auth's test OpenID Connect provider (authlib's server components on a loopback port).
+OIDC_PROVIDER = Path(__file__).parent / "packages" / "flasker-auth" / "tests" / "oidc_provider.py"
+
+
+def _load_oidc_provider() -> ModuleType:
+    name = "flasker_auth_tests_oidc_provider"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, OIDC_PROVIDER)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+# Loaded while collecting, before any test: suites that forget the modules a test imported
+# (the console's, to re-map flasker-auth's models) must never forget what this one imports.
+_OIDC_PROVIDER_MODULE = _load_oidc_provider()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider_module() -> ModuleType:
+    """The real OIDC provider's module that sign-in tests run locally (never a mocked client):
+    `running_provider()` yields a started one, `OidcProvider().start()` makes one more.
+
+    Loaded once, by path (flasker-auth's tests are not a package), for every suite."""
+    return _OIDC_PROVIDER_MODULE

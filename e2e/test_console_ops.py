@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -220,23 +219,9 @@ def test_a_killed_worker_shows_offline_then_online_again_when_restarted(
 
 
 # -- b: a viewer reads, and cannot change anything ---------------------------------------------
-def _load_provider_module() -> Any:
-    """flasker-auth's test OpenID Connect provider (a real one, on a loopback port)."""
-    name = "flasker_auth_tests_oidc_provider"
-    if name not in sys.modules:
-        path = ROOT / "packages" / "flasker-auth" / "tests" / "oidc_provider.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture
-def oidc_provider() -> Iterator[Any]:
-    provider = _load_provider_module().OidcProvider().start()
+def oidc_provider(oidc_provider_module: Any) -> Iterator[Any]:
+    provider = oidc_provider_module.OidcProvider().start()
     try:
         yield provider
     finally:

@@ -16,7 +16,6 @@ helpers live here and reach tests through fixtures.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import re
 import sys
 import textwrap
@@ -45,22 +44,6 @@ ADMIN_EMAIL = "root@admins.test"
 ALLOWED_DOMAIN = "example.com"
 
 
-def _load_provider_module() -> Any:
-    name = "flasker_auth_tests_oidc_provider"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / "oidc_provider.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-oidc_provider_module = _load_provider_module()
-
-
 def unique(prefix: str) -> str:
     """A module name (or client id) no other project of this process uses."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -68,7 +51,7 @@ def unique(prefix: str) -> str:
 
 # -- the provider ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def oidc_provider() -> Iterator[Any]:
+def oidc_provider(oidc_provider_module: Any) -> Iterator[Any]:
     yield from oidc_provider_module.running_provider()
 
 

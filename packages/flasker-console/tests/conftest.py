@@ -15,7 +15,6 @@ helpers live here and reach tests through fixtures.
 from __future__ import annotations
 
 import contextlib
-import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -166,16 +165,18 @@ def write_project(folder: Path, cfg: str, modules: Mapping[str, str]) -> Path:
 
 @contextlib.contextmanager
 def console_process_state() -> Iterator[None]:
-    """`restored_process_state()`, and forget flasker_auth's modules imported meanwhile (it maps
-    its models when registered; the restore unmaps them, so they must be imported afresh)."""
-    before = set(sys.modules)
-    try:
-        with restored_process_state():
-            yield
-    finally:
-        for name in set(sys.modules) - before:
-            if name.split(".")[0] == "flasker_auth" or name == "flasker.ext.auth":
-                del sys.modules[name]
+    """`restored_process_state()`: flasker-auth maps its models again by itself once a restore
+    unmapped them (`auth_models()`), so no module is forgotten: forgetting some of its modules
+    left others holding the old ones (two `SignInError` classes, so a refused sign-in was a 500
+    in whichever suite ran next in the same process)."""
+    with restored_process_state():
+        yield
+
+
+@pytest.fixture(scope="session")
+def process_state() -> Callable[[], contextlib.AbstractContextManager[None]]:
+    """`console_process_state` for test modules (they cannot import this conftest)."""
+    return console_process_state
 
 
 @pytest.fixture(scope="module")
