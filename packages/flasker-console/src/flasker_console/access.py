@@ -4,6 +4,10 @@ With flasker-auth registered, its guard already closes every console page to ano
 visitors; changes additionally need the admin role (`flasker_auth.roles_required("admin")`).
 Without it (local use) everyone may do everything, and every page says so. Either way a change
 needs the app's SECRET_KEY, which signs the CSRF tokens that protect it.
+
+The standalone console behind sign-in (`flasker console --root DIR --auth CFG`) signs the
+operator in on its hub app and hands them to each project's console in the WSGI environ
+(`OPERATOR_KEY`: email and role); where that is set it is the operator, with the same rules.
 """
 
 from __future__ import annotations
@@ -13,11 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import current_app
+from flask import current_app, has_request_context, request
+
+from .exceptions import ConsoleError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 ADMIN = "admin"
+#: The WSGI environ keys where the standalone console's hub puts the signed-in operator
+#: (`(email, role)`) and its sign-out URL (standalone_auth.py); a client cannot set them.
+OPERATOR_KEY = "flasker_console.operator"
+LOGOUT_KEY = "flasker_console.logout"
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,25 @@ def auth_manager() -> Any | None:
     return current_app.extensions.get("flasker_auth")
 
 
+def hub_operator() -> tuple[str, str] | None:
+    """The operator the standalone console's hub signed in for this request, if any."""
+    if not has_request_context():
+        return None
+    return request.environ.get(OPERATOR_KEY)  # type: ignore[no-any-return]
+
+
+def hub_logout_url() -> str | None:
+    """The hub's sign-out URL, when the standalone console's hub admitted this request."""
+    if not has_request_context():
+        return None
+    return request.environ.get(LOGOUT_KEY)  # type: ignore[no-any-return]
+
+
 def current_operator() -> Operator:
     has_secret = bool(current_app.secret_key)
+    signed_in = hub_operator()
+    if signed_in is not None:
+        return Operator(True, signed_in[0], signed_in[1], has_secret)
     if auth_manager() is None:
         return Operator(False, None, None, has_secret)
     from flask_login import current_user
@@ -60,6 +87,13 @@ def admin_only(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        signed_in = hub_operator()
+        if signed_in is not None:
+            if signed_in[1] != ADMIN:
+                raise ForbiddenChange(
+                    f"this needs the role {ADMIN}; you ({signed_in[0]}) are {signed_in[1]}"
+                )
+            return view(*args, **kwargs)
         if auth_manager() is None:
             return view(*args, **kwargs)
         from flasker_auth import roles_required
@@ -67,3 +101,9 @@ def admin_only(view: F) -> F:
         return roles_required(ADMIN)(view)(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+class ForbiddenChange(ConsoleError):
+    """A viewer asked the standalone console behind sign-in for a change."""
+
+    status = 403

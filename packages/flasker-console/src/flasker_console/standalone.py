@@ -10,6 +10,9 @@ shows the error; the raw editor fixes the file)::
 
     app = StandaloneConsole(Path("projects"))
     app.wsgi_app  # a WSGI callable; `flasker console --root projects` serves it
+
+With `auth=CFG` (`--auth CFG`) every page is behind flasker-auth instead, and any Host the
+console's cfg names is answered (standalone_auth.py).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
     from flasker.project import Project
 
+    from .standalone_auth import Hub
+
 #: Where a project's console lives under the standalone console.
 PROJECT_PATH = "/p/"
 #: The only names the standalone console answers to (it listens on loopback only).
@@ -47,11 +52,7 @@ def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        try:
-            name = urlsplit(f"//{host}").hostname
-        except ValueError:
-            name = None
-        if name not in LOOPBACK_NAMES:
+        if host_name(host) not in LOOPBACK_NAMES:
             refused = BadRequest(
                 f"this console answers only to 127.0.0.1, localhost or [::1], not {host!r}"
             )
@@ -61,22 +62,42 @@ def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def host_name(host: str) -> str | None:
+    """The name of a Host header (`name[:port]`, `[::1]:5050`), or None when it is malformed."""
+    try:
+        return urlsplit(f"//{host}").hostname
+    except ValueError:
+        return None
+
+
 BASE_KEY = "flasker_console.base"
 
 
 class StandaloneConsole:
-    """A WSGI app dispatching `/p/<folder>/…` to that project's console, the rest to `/`."""
+    """A WSGI app dispatching `/p/<folder>/…` to that project's console, the rest to `/`.
 
-    def __init__(self, root: Path, check_timeout: float = 2.0) -> None:
+    With `auth` (the console's own cfg, see standalone_auth.py) the root is the hub's app,
+    closed by flasker-auth, and a project's console is reached only by a signed-in operator.
+    """
+
+    def __init__(self, root: Path, check_timeout: float = 2.0, auth: Path | None = None) -> None:
         self.root = root.resolve()
         self.check_timeout = check_timeout
+        self.hub: Hub | None = None
+        if auth is not None:
+            from .standalone_auth import Hub
+
+            self.hub = Hub(auth)
         #: One key signs every app's session and CSRF tokens, so one browser session works
         #: across all the projects' consoles (they share the cookie's path, `/`).
-        self.secret_key = secrets.token_hex(32)
+        self.secret_key = self.hub.secret_key if self.hub is not None else secrets.token_hex(32)
         self.root_app = self._make_root_app()
         self._apps: dict[str, tuple[str, Flask, Project]] = {}
         self._lock = threading.Lock()
-        self._guarded = loopback_only(self._dispatch)
+        if self.hub is not None:
+            self._guarded = self.hub.host_guard(self._dispatch)
+        else:
+            self._guarded = loopback_only(self._dispatch)
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(
@@ -93,6 +114,10 @@ class StandaloneConsole:
         if not path.startswith(PROJECT_PATH):
             return self.root_app(environ, start_response)
         slug, slash, rest = path[len(PROJECT_PATH) :].partition("/")
+        if self.hub is not None:
+            refusal = self.hub.admit(environ)
+            if refusal is not None:
+                return refusal(environ, start_response)
         app = self.app_for(slug)
         if app is None:
             return NotFound(f"no project {slug!r} in {self.root}")(environ, start_response)
@@ -146,6 +171,8 @@ class StandaloneConsole:
 
         app = project.app
         app.secret_key = self.secret_key
+        if self.hub is not None:
+            self.hub.share_session(app)
         manager = ConsoleManager(
             url_prefix="/", check_timeout=self.check_timeout, projects_root=self.root
         )
@@ -158,6 +185,8 @@ class StandaloneConsole:
             for _version, _app, project in self._apps.values():
                 _release(project)
             self._apps.clear()
+        if self.hub is not None:
+            self.hub.close()
 
     # -- the root: the Projects page -------------------------------------------------------
     def _make_root_app(self) -> Flask:
@@ -165,8 +194,11 @@ class StandaloneConsole:
 
         from flasker._assets import init_assets
 
-        app = Flask("flasker_console.standalone", root_path=str(Path(__file__).parent))
-        app.secret_key = self.secret_key
+        if self.hub is not None:
+            app = self.hub.app  # flasker-auth's guard closes every page of it
+        else:
+            app = Flask("flasker_console.standalone", root_path=str(Path(__file__).parent))
+            app.secret_key = self.secret_key
         init_assets(app)
         HTMX(app)
         app.extensions[STANDALONE_EXTENSION] = ProjectsSite(
@@ -242,7 +274,7 @@ def _root_context() -> dict[str, Any]:
     from flask_wtf.csrf import generate_csrf
 
     from .access import current_operator
-    from .views import htmx
+    from .views import _logout_url, htmx
 
     site = current_app.extensions[STANDALONE_EXTENSION]
     return {
@@ -250,6 +282,7 @@ def _root_context() -> dict[str, Any]:
         "project": _RootProject(site.root.name or str(site.root)),
         "operator": current_operator(),
         "csrf_token": generate_csrf,
+        "auth_logout": _logout_url(),
     }
 
 

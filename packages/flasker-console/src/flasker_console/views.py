@@ -181,6 +181,11 @@ def _template_context() -> dict[str, Any]:
 
 
 def _logout_url() -> str | None:
+    from .access import hub_logout_url
+
+    hub = hub_logout_url()  # the standalone console's hub signed this operator in
+    if hub is not None:
+        return hub
     manager = auth_manager()
     if manager is None:
         return None
