@@ -369,6 +369,35 @@ def test_cli_refuses_a_public_host_without_an_address_for_the_callback(
     assert no_serving == []
 
 
+def test_the_hubs_users_are_managed_with_flasker_auths_cli(
+    hub_cfg: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    process_state: Callable[[], Any],
+) -> None:
+    # the console's cfg registers no AuthManager in code (it has no MODULES): its [AUTH] is
+    # the setup, so `flasker -c console.cfg auth user ...` works on the hub's users
+    monkeypatch.setenv("CONSOLE_TEST_SECRET", SECRET_KEY)
+    cfg = tmp_path / "console.cfg"  # a copy with a database of its own
+    cfg.write_text(
+        re.sub(
+            r"(?m)^DB_URL = .*$",
+            f"DB_URL = sqlite:///{tmp_path / 'users.sqlite'}",
+            hub_cfg.read_text(),
+        )
+    )
+    with process_state():
+        added = CliRunner().invoke(
+            cli, ["-c", str(cfg), "auth", "user", "add", "bob@ops.test", "--role", "viewer"]
+        )
+    assert added.exit_code == 0, added.output
+    with process_state():
+        listing = CliRunner().invoke(cli, ["-c", str(cfg), "auth", "user", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert "bob@ops.test" in listing.output
+    assert "viewer" in listing.output
+
+
 def test_cli_refuses_auth_without_a_secret_key(
     root: Path,
     hub_cfg: Path,

@@ -24,7 +24,15 @@ if TYPE_CHECKING:
 
 
 def _auth(info: ScriptInfo) -> AuthManager:
-    project = info.load_project()
+    project = info.load_project(start=False)
+    if not project.is_started:
+        if not project.config.modules and project.config.section("AUTH"):
+            # a cfg with no code of its own (the standalone console's `--auth` cfg): its
+            # [AUTH] section is the whole sign-in setup, so it gets the manager it describes
+            from .manager import AuthManager
+
+            project.register_manager(AuthManager())
+        project.start()
     # The manager registers itself on the app; looking it up there (not by isinstance) also
     # holds when this command module outlives a re-import of flasker_auth (test suites).
     manager = project.app.extensions.get("flasker_auth")
