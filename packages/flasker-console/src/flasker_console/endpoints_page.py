@@ -159,10 +159,10 @@ def cached_listing(project: Any) -> Listing:
     if not project.is_started:
         return listing(project)
     manager = current_app.extensions[EXTENSION]
-    cached = getattr(manager, "_endpoints_listing", None)
+    cached = manager.endpoints_listing
     if cached is None:
         cached = listing(project)
-        manager._endpoints_listing = cached
+        manager.endpoints_listing = cached
     return cached
 
 

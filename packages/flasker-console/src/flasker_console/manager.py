@@ -68,6 +68,8 @@ class ConsoleManager(Manager):
         self.project_url: Callable[[str], str] | None = None
         #: Workers this process has seen answer (hostname → when), to list them offline later.
         self.seen_workers: dict[str, datetime] = {}
+        #: The endpoints page's listing, built once: a started app's rules cannot change.
+        self.endpoints_listing: Any = None
         #: Listen to Celery's events for the overview's chart (`[CONSOLE] EVENTS`).
         self.events = True
         self._listener: EventListener | None = None

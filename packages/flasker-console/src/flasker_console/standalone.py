@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, redirect, render_template
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from flask import Blueprint, Flask, redirect
+from werkzeug.exceptions import BadRequest, NotFound
 
 from . import projects as found
 from .projects_views import STANDALONE_EXTENSION, ProjectsSite
@@ -239,18 +239,9 @@ def _root_blueprint() -> Blueprint:
     `url_for('flasker_console.…')` work unchanged)."""
     from .access import admin_only
     from .projects_views import projects_health, projects_new, projects_page
-    from .views import BLUEPRINT_NAME, _protect
+    from .views import console_blueprint
 
-    blueprint = Blueprint(
-        BLUEPRINT_NAME,
-        "flasker_console",
-        template_folder="templates",
-        static_folder="static",
-        static_url_path="/_static",
-    )
-    blueprint.before_request(_protect)
-    blueprint.context_processor(_root_context)
-    blueprint.register_error_handler(Exception, _root_error)
+    blueprint = console_blueprint(_root_context, _root_error)
     blueprint.add_url_rule("/", "projects", projects_page)
     blueprint.add_url_rule("/health", "projects_health", projects_health)
     blueprint.add_url_rule("/", "projects_new", admin_only(projects_new), methods=["POST"])
@@ -287,20 +278,6 @@ def _root_context() -> dict[str, Any]:
 
 
 def _root_error(error: Exception) -> Any:
-    import logging
+    from .views import error_response
 
-    from .exceptions import ConsoleError
-    from .views import htmx
-
-    if isinstance(error, HTTPException):
-        return error
-    if isinstance(error, ConsoleError):
-        status, message = error.status, str(error)
-    else:
-        logging.getLogger(__name__).exception("standalone console error")
-        status = 500
-        message = f"the console failed ({type(error).__name__}); the details are in its log"
-    template = (
-        "flasker_console/partials/error.html" if htmx else "flasker_console/standalone_error.html"
-    )
-    return render_template(template, message=message, status=status), status
+    return error_response(error, "flasker_console/standalone_error.html")

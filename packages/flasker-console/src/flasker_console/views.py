@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 htmx = HTMX()
 
 
-def make_blueprint() -> Blueprint:
+def console_blueprint(
+    context: Callable[[], dict[str, Any]], on_error: Callable[[Exception], Any]
+) -> Blueprint:
+    """The console's blueprint without its pages: templates, static files, CSRF on unsafe
+    requests, the template context and the error page (the standalone root shares it)."""
     blueprint = Blueprint(
         BLUEPRINT_NAME,
         __name__,
@@ -53,9 +58,13 @@ def make_blueprint() -> Blueprint:
         static_url_path="/_static",
     )
     blueprint.before_request(_protect)
-    blueprint.context_processor(_template_context)
-    blueprint.register_error_handler(Exception, _error)
+    blueprint.context_processor(context)
+    blueprint.register_error_handler(Exception, on_error)
+    return blueprint
 
+
+def make_blueprint() -> Blueprint:
+    blueprint = console_blueprint(_template_context, _error)
     blueprint.add_url_rule("/", "overview", overview)
     blueprint.add_url_rule("/status", "status", status)
     blueprint.add_url_rule("/overview/workers", "overview_workers", overview_workers)
@@ -196,7 +205,12 @@ def _logout_url() -> str | None:
 
 
 def _error(error: Exception) -> Any:
-    """Expected errors as an error page (or partial), with their status; never a traceback."""
+    return error_response(error, "flasker_console/error.html")
+
+
+def error_response(error: Exception, page: str) -> Any:
+    """Expected errors as an error page (`page`, or the partial for htmx) with their status;
+    never a traceback."""
     if isinstance(error, HTTPException):
         return error
     if isinstance(error, ConsoleError):
@@ -209,7 +223,7 @@ def _error(error: Exception) -> Any:
         message = (
             f"the console failed ({type(error).__name__}); the details are in the server's log"
         )
-    template = "flasker_console/partials/error.html" if htmx else "flasker_console/error.html"
+    template = "flasker_console/partials/error.html" if htmx else page
     return render_template(template, message=message, status=status), status
 
 
