@@ -55,6 +55,13 @@ CATS = [
 
 @event.listens_for(Cat.__table__, "after_create")
 def seed(_table: Any, connection: Connection, **_kw: Any) -> None:
-    """Fill the new tables with the example's houses and cats (cats' table is created last)."""
-    connection.execute(insert(House), HOUSES)
-    connection.execute(insert(Cat), CATS)
+    """Fill the new tables with the example's houses and cats (cats' table is created last).
+
+    The database numbers the houses: an explicit id would leave PostgreSQL's sequence behind
+    the rows, and the first house added afterwards would collide with house 1. The ids above
+    only say which house each cat lives in."""
+    numbered = {}
+    for house in HOUSES:
+        added = connection.execute(insert(House).values(address=house["address"]))
+        numbered[house["id"]] = added.inserted_primary_key[0]
+    connection.execute(insert(Cat), [{**c, "house_id": numbered[c["house_id"]]} for c in CATS])
