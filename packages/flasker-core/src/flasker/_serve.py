@@ -234,31 +234,41 @@ def run_worker(project: Project, argv: Sequence[str]) -> None:
 
 
 def _start_pruning(project: Project) -> None:
-    """Prune abandoned event queues of the on-disk broker now and every PRUNE_INTERVAL."""
+    """Prune the on-disk broker and the expired results now and every PRUNE_INTERVAL."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(PRUNE_INTERVAL)
+            prune_embedded_state(project)
+
+    prune_embedded_state(project)
+    threading.Thread(target=loop, name="flasker-prune", daemon=True).start()
+
+
+def prune_embedded_state(project: Project) -> None:
+    """Keep the embedded set-up's files bounded, whatever the uptime: unbind abandoned event
+    queues (and their messages) of the on-disk broker, and delete task results older than
+    `result_expires` (a day by default). Celery deletes expired results only from beat's
+    `celery.backend_cleanup`, which the embedded worker does not run, so without this the
+    result store would grow by a row for every task ever run."""
     from ._fsbroker import BrokerFolders, prune_stale
 
-    folders = BrokerFolders(project.config.state_folder)
-
-    def prune_once() -> None:
-        try:
-            report = prune_stale(folders)
-        except OSError as error:
-            logger.warning("pruning the embedded broker failed: %s", error)
-            return
+    try:
+        report = prune_stale(BrokerFolders(project.config.state_folder))
+    except OSError as error:
+        logger.warning("pruning the embedded broker failed: %s", error)
+    else:
         if report.unbound:
             logger.info(
                 "embedded broker: removed %d abandoned queue(s) and %d message(s)",
                 len(report.unbound),
                 report.removed_messages,
             )
-
-    def loop() -> None:
-        while True:
-            time.sleep(PRUNE_INTERVAL)
-            prune_once()
-
-    prune_once()
-    threading.Thread(target=loop, name="flasker-prune", daemon=True).start()
+    if project.celery.conf.result_expires:
+        try:
+            project.celery.backend.cleanup()
+        except Exception as error:  # a locked or damaged store must not stop the worker
+            logger.warning("deleting expired task results failed: %s", error)
 
 
 def _watch_parent() -> None:
