@@ -298,6 +298,7 @@ def background(
     log: Path,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    new_session: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run `command` in the background for the block, output (both streams) to the file `log`.
 
@@ -308,12 +309,20 @@ def background(
     The environment is this process's with `PYTHONUNBUFFERED=1` (so `log` is current while the
     test waits on it) and `env` on top, without `FLASKER_CONFIG`: a cfg the developer exported
     must not replace the one the command names.
+
+    `new_session=True` starts the command in a session (and process group) of its own, so a
+    fault test can `os.killpg(process.pid, signal.SIGKILL)` it with every child it forked.
     """
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     environment.pop("FLASKER_CONFIG", None)
     with Path(log).open("wb") as output:
         process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, env=environment, cwd=cwd
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=cwd,
+            start_new_session=new_session,
         )
         try:
             yield process
@@ -333,6 +342,7 @@ def worker_process(
     *args: str,
     pool: str = "solo",
     env: Mapping[str, str] | None = None,
+    new_session: bool = False,
 ) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """`flasker -c CFG worker --pool solo --loglevel INFO ARGS...` under `background()`::
 
@@ -344,7 +354,7 @@ def worker_process(
     """
     command = [sys.executable, "-m", "flasker", "-c", str(cfg), "worker"]
     command += ["--pool", pool, "--loglevel", "INFO", *args]
-    return background(command, log, env=env)
+    return background(command, log, env=env, new_session=new_session)
 
 
 def log_tail(log: Path, lines: int = 40) -> str:
