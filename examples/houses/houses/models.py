@@ -33,7 +33,9 @@ class Cat(Model):
     name = Column(Unicode(64), primary_key=True)
     color = Column(Unicode(32))
     age = Column(Integer)
-    house_id = Column(ForeignKey("houses.id"))
+    # indexed: a house's cats (its page, `cat_count`, `include=cats`) are found by this column,
+    # and neither SQLite nor PostgreSQL indexes a foreign key by itself
+    house_id = Column(ForeignKey("houses.id"), index=True)
 
     house = relationship("House", back_populates="cats")
 

@@ -127,3 +127,13 @@ def test_example_numbers_a_new_house_after_its_seeded_ones(example):
         ).scalar_one()
         connection.execute(text("DELETE FROM houses WHERE id = :id"), {"id": new_id})
     assert new_id == 4
+
+
+def test_example_finds_a_house_s_cats_by_an_index(example):
+    # Without one, each house of a page counted its cats by scanning the whole cats table:
+    # 1,000 houses x 10 cats on PostgreSQL served 15 pages of 100 houses a second, the database
+    # at 100% CPU and gunicorn idle (found by bench/server_load.py).
+    from sqlalchemy import inspect
+
+    indexes = inspect(example.db.engine).get_indexes("cats")
+    assert ["house_id"] in [index["column_names"] for index in indexes]
