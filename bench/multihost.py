@@ -94,16 +94,20 @@ class Report:
 
     @contextlib.contextmanager
     def step(self, name: str, host: str) -> Iterator[Step]:
-        if self.remaining() <= 0:
-            raise StepFailed(f"the run's budget of {BUDGET:g} s is spent before {name!r}")
         step = Step(name, host)
         self.steps.append(step)
+        if self.remaining() <= 0:
+            step.detail = f"the run's budget of {BUDGET:g} s was spent before this step"
+            raise StepFailed(step.detail)
         began = time.monotonic()
         try:
             yield step
             step.ok = True
         except Exception as error:
             step.detail = step.detail or str(error).strip().splitlines()[0][:300]
+            raise
+        except BaseException:
+            step.detail = step.detail or "interrupted"
             raise
         finally:
             step.seconds = time.monotonic() - began
@@ -299,7 +303,8 @@ class Browser:
 def answers(url: str) -> bool:
     try:
         urllib.request.build_opener(NoRedirect).open(url, timeout=2).close()
-    except urllib.error.HTTPError:
+    except urllib.error.HTTPError as error:
+        error.close()
         return True
     except OSError:
         return False
@@ -307,6 +312,25 @@ def answers(url: str) -> bool:
 
 
 # -- the run ------------------------------------------------------------------------------------
+def missing_prerequisite() -> str | None:
+    """Why this machine cannot run the hosts (None when it can): root, `ip netns`, the
+    PostgreSQL server binaries, redis-server and setpriv."""
+    if os.geteuid() != 0:
+        return "not root: network namespaces need CAP_NET_ADMIN"
+    for tool in ("ip", "setpriv", "redis-server"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    for tool in ("initdb", "postgres", "pg_isready", "createdb"):
+        if not glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"):
+            return f"no /usr/lib/postgresql/*/bin/{tool} (PostgreSQL's server package)"
+    probe = f"{PREFIX}probe{os.getpid()}"
+    added = ip("netns", "add", probe, check=False)
+    if added.returncode != 0:
+        return f"ip netns add is not permitted here: {added.stderr.strip()}"
+    ip("netns", "del", probe, check=False)
+    return None
+
+
 def postgres_bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
@@ -453,36 +477,37 @@ def _steps(
     with report.step("flasker db create", "web"):
         run_in(flasker(network, "web", cfg, "db", "create"), env)
 
+    web = network.address["web"]
+    base = f"http://{web}:{WEB_PORT}"
+    server_log = logs / "server.log"
+    worker_logs = {name: logs / f"worker-{name}.log" for name in ("w1", "w2")}
+    with report.step("start server --prod and 2 workers", "web+workers") as step:
+        # started together: they boot while the auth commands below run
+        command = flasker(network, "web", cfg, "server", "--prod", "--host", web)
+        command += ["--port", str(WEB_PORT), "--workers", "2"]
+        stack.enter_context(background(command, server_log, env=env))
+        for name, log in worker_logs.items():
+            command = flasker(network, "workers", cfg, "worker", "-n", f"{name}@workers")
+            command += ["--concurrency", "1"]
+            stack.enter_context(background(command, log, env=env))
+        step.detail = "gunicorn -w 2; w1@workers, w2@workers --concurrency 1"
+
     with report.step("auth user add + token create", "web") as step:
-        run_in(
-            flasker(network, "web", cfg, "auth", "user", "add", ADMIN_EMAIL, "--role", "admin"), env
-        )
-        token_command = ["auth", "token", "create", "--email", ADMIN_EMAIL]
-        done = run_in(
-            flasker(network, "web", cfg, *token_command, "--scopes", "api:read,api:write"), env
-        )
+        add_user = ["auth", "user", "add", ADMIN_EMAIL, "--role", "admin"]
+        run_in(flasker(network, "web", cfg, *add_user), env)
+        create_token = ["auth", "token", "create", "--email", ADMIN_EMAIL]
+        create_token += ["--scopes", "api:read,api:write"]
+        done = run_in(flasker(network, "web", cfg, *create_token), env)
         token = done.stdout.strip().splitlines()[-1].strip()
         if not token.startswith("fla_"):
             raise StepFailed(f"no token printed: {done.stdout!r}")
         step.detail = "admin invited, api:read,api:write token"
 
-    web = network.address["web"]
-    base = f"http://{web}:{WEB_PORT}"
-    with report.step("flasker server --prod (gunicorn, 2 processes)", "web") as step:
-        log = logs / "server.log"
-        command = flasker(network, "web", cfg, "server", "--prod", "--host", web)
-        command += ["--port", str(WEB_PORT), "--workers", "2"]
-        stack.enter_context(background(command, log, env=env))
-        wait_until(lambda: answers(base + "/"), 40, "gunicorn to answer", log)
+    with report.step("gunicorn answers", "web") as step:
+        wait_until(lambda: answers(base + "/"), 40, "gunicorn to answer", server_log)
         step.detail = base
 
-    worker_logs = {}
-    with report.step("2 x flasker worker", "workers") as step:
-        for name in ("w1", "w2"):
-            log = worker_logs[name] = logs / f"worker-{name}.log"
-            command = flasker(network, "workers", cfg, "worker", "-n", f"{name}@workers")
-            command += ["--concurrency", "1"]
-            stack.enter_context(background(command, log, env=env))
+    with report.step("both workers ready", "workers") as step:
         for name, log in worker_logs.items():
             wait_until(lambda log=log: " ready." in log_tail(log, 200), 40, f"{name} ready", log)
         step.detail = "w1@workers, w2@workers"
@@ -526,7 +551,7 @@ def _steps(
             state = re.search(r'data-testid="task-state">(\w+)<', page)
             return state.group(1) if state and state.group(1) in {"SUCCESS", "FAILURE"} else None
 
-        state = wait_until(finished, 30, f"task {task_id}", logs / "server.log")
+        state = wait_until(finished, 30, f"task {task_id}", server_log)
         ran_on = [
             name
             for name, log in worker_logs.items()
@@ -544,7 +569,7 @@ def _steps(
             seen = {html.unescape(row) for row in rows}
             return seen if {"w1@workers", "w2@workers"} <= seen else None
 
-        seen = wait_until(online, 30, "both workers in the console", logs / "server.log")
+        seen = wait_until(online, 30, "both workers in the console", server_log)
         step.detail = ", ".join(sorted(seen))
 
     with report.step("stop everything (SIGTERM: warm shutdown)", "all") as step:
@@ -590,14 +615,17 @@ def main(argv: list[str] | None = None) -> int:
     if options.command == "session-cookie":
         print(session_cookie(options.cfg, options.email))
         return 0
-    if os.geteuid() != 0:
-        print("run as root: network namespaces need CAP_NET_ADMIN", file=sys.stderr)
+    missing = missing_prerequisite()
+    if missing is not None:
+        print(f"cannot run the hosts: {missing}", file=sys.stderr)
         return 2
 
     def stop(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt  # unwinds through run()'s clean-up
 
+    # also SIGINT: started in the background by a shell, Python would inherit it ignored
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     report = Report()
     try:
         run(report)
