@@ -42,6 +42,17 @@ def test_sign_out_by_get_does_not_sign_out(signed_in: Any) -> None:
     assert signed_in.is_signed_in
 
 
+@pytest.mark.parametrize("method", ["HEAD", "OPTIONS"])
+def test_sign_out_by_head_or_options_does_not_sign_out(signed_in: Any, method: str) -> None:
+    """Regression (issue 10's route walk): Flask runs a GET view for HEAD, and the view signed
+    out on any method but GET, so a HEAD carrying the CSRF header ended the session."""
+    response = signed_in.open(
+        method, "/auth/logout", headers={"X-CSRFToken": signed_in.csrf_token()}
+    )
+    assert response.status_code == 200, response.status_code
+    assert signed_in.is_signed_in
+
+
 @pytest.mark.parametrize("token", [None, "", "not-a-csrf-token"], ids=["none", "empty", "forged"])
 def test_sign_out_without_a_valid_csrf_token_is_refused(signed_in: Any, token: str | None) -> None:
     data = {} if token is None else {"csrf_token": token}

@@ -5,6 +5,9 @@
   `ConsoleSite`; everything that starting projects changes in the process is undone after the
   module.
 - `site`: the standard project with its cfg file put back to `SAMPLE_CFG` before each test.
+- `houses` (module): a copy of `examples/houses` (api, auth, the mounted console) signing in
+  through flasker-auth's real test OpenID Connect provider, as a `HousesSite` (a viewer and an
+  admin, `state()` of everything a request could change), for the attack tests.
 - `ConsoleSite.form(html)`: the fields a browser would submit from the page's form (a small
   HTML parser, so tests post what the page really holds, hidden base and CSRF token included).
 
@@ -15,14 +18,19 @@ helpers live here and reach tests through fixtures.
 from __future__ import annotations
 
 import contextlib
+import re
+import shutil
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
+import sqlalchemy as sa
 
 from flasker import Project
 from flasker.testing import close_project, restored_process_state
@@ -281,3 +289,146 @@ def site(standard_site: ConsoleSite) -> ConsoleSite:
     """The standard project, its cfg file as written by `SAMPLE_CFG`."""
     standard_site.reset()
     return standard_site
+
+
+# -- the bundled example, signed in through a real OpenID Connect provider ---------------------
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "houses"
+HOUSES_VIEWER = "viewer@houses.test"
+HOUSES_ADMIN = "admin@houses.test"
+
+#: Replaces the example's `DEV_LOGIN = true` line: its real [AUTH] section, with a provider.
+HOUSES_AUTH = """\
+DEV_LOGIN = false
+PROVIDER = testidp
+SERVER_METADATA_URL = {metadata_url}
+CLIENT_ID = {client_id}
+CLIENT_SECRET = {client_secret}
+AUTHORIZED_EMAILS = {viewer}
+ADMINS = {admin}
+"""
+#: Added to the example's cfg: no worker runs, so the Workers page need not wait long for one.
+HOUSES_CONSOLE = "\n[CONSOLE]\nINSPECT_TIMEOUT = 0.2\n"
+
+
+class HousesSite:
+    """A started copy of `examples/houses` (api, auth, the mounted console) whose sign-in goes
+    through the test OpenID Connect provider over real HTTP.
+
+    `state()` is everything a request could change (the cfg file, every table's rows, the task
+    messages queued on the embedded broker), for asserting that a refused request changed
+    nothing."""
+
+    viewer = HOUSES_VIEWER
+    admin = HOUSES_ADMIN
+
+    def __init__(self, project: Project, provider: Any) -> None:
+        self.project = project
+        self.app = project.app
+        self.provider = provider
+        self._metadata = sa.MetaData()
+
+    @property
+    def cfg(self) -> Path:
+        return Path(self.project.config.path)
+
+    def browser(self, email: str | None = None) -> Any:
+        """A test client (one cookie jar), signed in as `email` through the provider."""
+        client = self.app.test_client()
+        if email is not None:
+            response = self.sign_in(client, email)
+            assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        return client
+
+    def sign_in(self, client: Any, email: str, next: str | None = None) -> Any:
+        """The sign-in redirect dance for `email`; returns the app's answer to the callback."""
+        self.provider.login_as(email)
+        query = {"next": next} if next is not None else None
+        start = client.get("/auth/login", query_string=query)
+        assert start.status_code == 302, start.get_data(as_text=True)[:300]
+        answer = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+        assert answer.status_code == 302, answer.text
+        callback = urlsplit(answer.headers["Location"])
+        return client.get(callback.path, query_string=callback.query)
+
+    @staticmethod
+    def csrf_token(client: Any) -> str:
+        """The CSRF token the console's pages give this client (its `hx-headers`)."""
+        page = client.get("/console/")
+        assert page.status_code == 200, page.status_code
+        found = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
+        assert found, "no CSRF token on the console's overview"
+        return found.group(1)
+
+    def cli(self, *args: str) -> Any:
+        """`flasker -c CFG *args` through click's runner (exit code 0 asserted)."""
+        from click.testing import CliRunner
+
+        from flasker.cli import cli
+
+        result = CliRunner().invoke(cli, ["-c", str(self.cfg), *args], catch_exceptions=False)
+        assert result.exit_code == 0, (args, result.exit_code, result.output)
+        return result
+
+    def queued(self) -> list[str]:
+        """Task messages waiting on the embedded broker (control and event queues left out)."""
+        from flasker._fsbroker import BrokerFolders, _queue_of, is_transient_queue
+
+        folder = BrokerFolders(self.project.config.state_folder).queue
+        if not folder.is_dir():
+            return []
+        names = (entry.name for entry in folder.iterdir())
+        return sorted(n for n in names if (q := _queue_of(n)) and not is_transient_queue(q))
+
+    def state(self) -> dict[str, Any]:
+        tables: dict[str, Any] = {}
+        with self.project.db.engine.connect() as connection:
+            names = sorted(sa.inspect(connection).get_table_names())
+            if names != sorted(self._metadata.tables):  # reflected again when tables appear
+                self._metadata = sa.MetaData()
+                self._metadata.reflect(connection)
+            for name, table in sorted(self._metadata.tables.items()):
+                rows = connection.execute(sa.select(table)).all()
+                tables[name] = sorted(repr(tuple(row)) for row in rows)
+        cfg = self.cfg.read_text(encoding="utf-8")
+        return {"cfg": cfg, "tables": tables, "queued": self.queued()}
+
+
+@pytest.fixture(scope="module")
+def houses_provider(oidc_provider_module: Any) -> Iterator[Any]:
+    """flasker-auth's test OpenID Connect provider, started for one module."""
+    yield from oidc_provider_module.running_provider()
+
+
+@pytest.fixture(scope="module")
+def houses(houses_provider: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HousesSite]:
+    """`examples/houses` copied under a unique package name, its [AUTH] section pointed at the
+    test provider (viewer `HOUSES_VIEWER`, admin `HOUSES_ADMIN`), started in this process."""
+    folder = tmp_path_factory.mktemp("houses")
+    package = unique("houses")
+    shutil.copytree(
+        EXAMPLE / "houses", folder / package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    client_id, client_secret = unique("houses_client"), uuid.uuid4().hex
+    houses_provider.register_client(client_id, client_secret)
+    auth = HOUSES_AUTH.format(
+        metadata_url=houses_provider.metadata_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        viewer=HOUSES_VIEWER,
+        admin=HOUSES_ADMIN,
+    )
+    text = (EXAMPLE / "default.cfg").read_text(encoding="utf-8")
+    text = text.replace(" houses.", f" {package}.").replace("= houses\n", f"= {package}\n")
+    assert "\nDEV_LOGIN = true\n" in text, "the example's [AUTH] section changed"
+    text = text.replace("\nDEV_LOGIN = true\n", "\n" + auth) + HOUSES_CONSOLE
+    (folder / "default.cfg").write_text(text, encoding="utf-8")
+    with console_process_state():
+        project = Project(folder / "default.cfg")
+        try:
+            project.start()
+            yield HousesSite(project, houses_provider)
+        finally:
+            console = project.app.extensions.get("flasker_console")
+            if console is not None:
+                console.stop_listener()
+            close_project(project)

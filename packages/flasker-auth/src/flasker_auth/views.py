@@ -151,7 +151,7 @@ def make_blueprint(manager: AuthManager) -> Blueprint:
 
     @blueprint.route("/logout", methods=["GET", "POST"])
     def logout() -> Any:
-        if request.method == "GET":
+        if request.method != "POST":  # GET and HEAD (Flask answers HEAD with this view)
             if not current_user.is_authenticated:
                 return page(
                     manager, "Signed out", "You are not signed in.", link=_retry_link(manager)
