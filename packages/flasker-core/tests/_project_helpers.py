@@ -117,6 +117,27 @@ def isolated() -> Iterator[None]:
         yield
 
 
+def terminate_backends(url: str, pid: int | None = None) -> int:
+    """Terminate every other backend of the database at `url` (or only `pid`) and wait until
+    they are gone: what a restart or an operator's `pg_terminate_backend` does to the pool's
+    connections. Returns how many were terminated."""
+    import sqlalchemy as sa
+    from sqlalchemy import text
+
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with admin.connect() as connection:
+            only = "" if pid is None else f" AND pid = {int(pid)}"
+            return connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                    f"WHERE datname = current_database() AND pid <> pg_backend_pid(){only}"
+                )
+            ).scalar_one()
+    finally:
+        admin.dispose()
+
+
 def invoke(cfg: Path | str | None, *args: str, **kwargs: Any) -> Any:
     """Run `flasker [-c cfg] ARGS` through click's runner, as a fresh process would: the
     project modules it imports and the project it starts are forgotten afterwards."""

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from flasker import ConfigError
 
-from ._project_helpers import models_source, unique
+from ._project_helpers import models_source, terminate_backends, unique
 
 
 def _project(make_project, extra: str = "", engine: str = "", start: bool = True):
@@ -161,3 +161,137 @@ def test_postgresql_database(make_project, postgres_url) -> None:
         project.db.finish(success=True)
     with project.db.Session() as session:
         assert session.scalars(select(module.House.address)).all() == ["pg"]
+
+
+# -- a database that cannot answer for a while ----------------------------------------------------
+def _error_of(engine, statement: str) -> BaseException:
+    import sqlalchemy as sa
+
+    with pytest.raises(sa.exc.SQLAlchemyError) as caught, engine.begin() as connection:
+        connection.execute(text(statement))
+    return caught.value
+
+
+@pytest.mark.postgres
+@pytest.mark.faults
+def test_a_terminated_backend_is_unavailable_and_a_bad_statement_is_not(
+    make_project, postgres_url
+) -> None:
+    from flasker.db import is_unavailable, unavailable_error
+
+    project, _ = _project(make_project, f"DB_URL = {postgres_url}", "pool_pre_ping = false")
+    engine = project.db.engine
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert terminate_backends(postgres_url) == 1
+    lost = _error_of(engine, "SELECT count(*) FROM houses")
+    assert is_unavailable(lost), lost
+    error = unavailable_error(lost)
+    assert error is not None
+    assert error.code == 503
+    assert dict(error.get_headers())["Retry-After"] == "5"
+    assert "connection to it was lost" in error.description
+    assert "5432" not in error.description  # never the driver's text: it names the server
+    # the pool recovered by itself: the next statement works
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM houses")).scalar() == 0
+    # bugs and refused changes are not "unavailable"
+    for statement in ["SELECT nope FROM houses", "INSERT INTO houses (address) VALUES (NULL)"]:
+        error = _error_of(engine, statement)
+        assert not is_unavailable(error), error
+        assert unavailable_error(error) is None
+
+
+@pytest.mark.postgres
+def test_a_full_pool_and_a_refused_connection_are_unavailable(make_project, postgres_url) -> None:
+    import sqlalchemy as sa
+
+    from flasker.db import is_unavailable
+
+    engine = sa.create_engine(postgres_url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+    try:
+        with engine.connect(), pytest.raises(sa.exc.TimeoutError) as full:
+            engine.connect()
+    finally:
+        engine.dispose()
+    assert is_unavailable(full.value)
+    dead = sa.create_engine("postgresql+psycopg://u@127.0.0.1:1/x?connect_timeout=2")
+    try:
+        refused = _error_of(dead, "SELECT 1")
+    finally:
+        dead.dispose()
+    assert isinstance(refused, sa.exc.OperationalError)
+    assert is_unavailable(refused)
+
+
+def test_a_locked_sqlite_database_is_unavailable_a_missing_table_is_not(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    from flasker.db import is_unavailable, unavailable_error
+
+    url = f"sqlite:///{tmp_path / 'locked.sqlite'}"
+    engine = sa.create_engine(url, connect_args={"timeout": 0.05}, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        with engine.connect() as writer:
+            writer.exec_driver_sql("BEGIN IMMEDIATE")
+            writer.exec_driver_sql("INSERT INTO t VALUES (1)")
+            locked = _error_of(engine, "INSERT INTO t VALUES (2)")
+            writer.rollback()
+        missing = _error_of(engine, "SELECT * FROM nope")
+    finally:
+        engine.dispose()
+    assert is_unavailable(locked), locked
+    error = unavailable_error(locked)
+    assert error is not None
+    assert "locked" in error.description
+    assert not is_unavailable(missing), missing
+
+
+@pytest.mark.postgres
+def test_pool_pre_ping_is_on_for_server_databases_unless_the_cfg_says(
+    make_project, postgres_url
+) -> None:
+    on, _ = _project(make_project, f"DB_URL = {postgres_url}")
+    assert on.db.engine.pool._pre_ping is True
+    off = make_project(
+        f"[PROJECT]\nDB_URL = {postgres_url}\n[ENGINE]\npool_pre_ping = false\n",
+        start=False,
+        folder=on.folder / "off",
+    )
+    assert off.db.engine.pool._pre_ping is False
+    sqlite, _ = _project(make_project, start=False)
+    assert sqlite.db.engine.pool._pre_ping is False
+
+
+@pytest.mark.postgres
+@pytest.mark.faults
+def test_pre_ping_replaces_a_pooled_connection_whose_backend_died(
+    make_project, postgres_url
+) -> None:
+    project, _ = _project(make_project, f"DB_URL = {postgres_url}")
+    project.db.ping()
+    assert project.db.engine.pool.checkedin() == 1
+    assert terminate_backends(postgres_url) == 1
+    project.db.ping()  # no error: the dead connection was tested and replaced at checkout
+
+
+def test_commits_started_counts_this_threads_commits(make_project) -> None:
+    import threading
+
+    project, module = _project(make_project)
+    db = project.db
+    before = db.commits_started()
+    with db.engine.begin() as connection:
+        connection.execute(text("SELECT 1"))
+    db.session.add(module.House(address="x"))
+    db.finish(success=True)
+    db.session.add(module.House(address="y"))
+    db.finish(success=False)  # a rollback is no commit
+    assert db.commits_started() == before + 2
+    others: list[int] = []
+    thread = threading.Thread(target=lambda: others.append(db.commits_started()))
+    thread.start()
+    thread.join()
+    assert others == [0]

@@ -14,7 +14,7 @@ from sqlalchemy import event, text
 from flasker import ConfigError, Manager, Project, ProjectError, current_project
 from flasker.exceptions import NoProjectError
 
-from ._project_helpers import models_source, unique
+from ._project_helpers import models_source, terminate_backends, unique
 
 
 def _cfg(module: str, extra: str = "", db_url: str | None = None) -> str:
@@ -236,6 +236,89 @@ def test_requests_use_one_connection_checkout_each(make_project) -> None:
         client.post("/houses?address=x")
     assert len(checkouts) == 4
     assert project.db.engine.pool.checkedout() == 0
+
+
+# -- a database that cannot answer: 503, not 500 ---------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.faults
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_request_meeting_a_lost_connection_answers_503_and_the_next_one_works(
+    make_project, postgres_url, caplog, method
+) -> None:
+    # without pre-ping the pooled connection whose backend died reaches the view
+    project, _module = _houses_project(
+        make_project, "\n[ENGINE]\npool_pre_ping = false\n", db_url=postgres_url
+    )
+    client = project.app.test_client()
+    assert client.get("/houses").json == {"count": 0}
+    assert terminate_backends(postgres_url) == 1
+    caplog.set_level(logging.WARNING)
+    response = client.open("/houses?address=x", method=method)
+    text_ = response.get_data(as_text=True)
+    assert response.status_code == 503, text_
+    assert response.mimetype == "text/html"
+    assert response.headers["Retry-After"] == "5"
+    assert "nothing of this request was stored" in text_
+    assert "Traceback" not in text_
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"database unavailable, answered 503 to {method} /houses: OperationalError: "
+        "terminating connection due to administrator command"
+    ]
+    assert not [r for r in caplog.records if r.exc_info]  # one line, no traceback
+    assert _committed_count(project) == 0
+    # recovered by itself: the pool replaced the connection
+    assert client.post("/houses?address=y").status_code == 201
+    assert client.get("/houses").json == {"count": 1}
+
+
+@pytest.mark.postgres
+@pytest.mark.faults
+def test_a_commit_that_loses_its_connection_says_the_change_may_be_stored(
+    make_project, postgres_url
+) -> None:
+    project, _module = _houses_project(make_project, db_url=postgres_url)
+    killed: list[int] = []
+
+    def terminate_before_commit(connection) -> None:
+        if not killed:  # the backend dies between the INSERT and the COMMIT
+            pid = connection.connection.dbapi_connection.info.backend_pid
+            killed.append(terminate_backends(postgres_url, pid))
+
+    event.listen(project.db.engine, "commit", terminate_before_commit)
+    client = project.app.test_client()
+    response = client.post("/houses?address=x")
+    assert killed == [1]
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "5"
+    assert "may or may not be stored" in response.get_data(as_text=True)
+    assert _committed_count(project) == 0  # this time PostgreSQL never saw the COMMIT
+    assert client.post("/houses?address=y").status_code == 201
+    assert _committed_count(project) == 1
+
+
+def test_other_database_errors_still_reach_the_apps_handler_or_answer_500(make_project) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    plain, _ = _houses_project(make_project)
+    module = unique("handled")
+    handled = make_project(_cfg(module), {module: models_source("Handled")})
+    seen: list[BaseException] = []
+
+    @handled.app.errorhandler(Exception)
+    def on_error(error: Exception):
+        seen.append(error)
+        return "handled", 418
+
+    def route_to_a_missing_table(project: Project) -> None:
+        @project.app.get("/broken")
+        def broken():
+            return str(project.db.session.execute(text("SELECT * FROM nope")).all())
+
+    route_to_a_missing_table(plain)
+    route_to_a_missing_table(handled)
+    assert plain.app.test_client().get("/broken").status_code == 500
+    assert handled.app.test_client().get("/broken").status_code == 418
+    assert [type(e) for e in seen] == [OperationalError]
 
 
 # -- current_project ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, with_parent
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from flasker.db import is_unavailable
+
 from . import _coerce
 from .conditional import check_if_match, etag_of, is_fresh, json_response, not_modified
 from .model_info import ModelInfo, RelationInfo
@@ -711,7 +713,10 @@ class Endpoints:
 
 
 def _database_problem(error: Exception) -> ApiProblem:
-    """Database refusals a client caused → 409/422; anything else goes on as a server error."""
+    """Database refusals a client caused → 409/422; anything else goes on as a server error,
+    and an unavailable database (a lost connection, a full pool) to flasker's 503."""
+    if is_unavailable(error):
+        raise error
     message = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:300]
     if isinstance(error, sa_exc.IntegrityError):
         return ApiProblem(409, f"the database refused the change: {message}", title="Conflict")

@@ -5,20 +5,32 @@ task's app context ends. With `[PROJECT] AUTOCOMMIT` on (the default, flasker 0.
 SMARTCOMMIT) a request that answers below 400, or a task that returns, commits it; anything else
 rolls back. Commit happens before the response is sent, so a failed commit is a failed request
 and never a silent loss.
+
+A database that cannot answer for a while (restarted, its backends terminated, the network cut)
+is not a bug: `unavailable_error` tells such errors apart, requests answer them with 503 and
+`Retry-After`, and the pool replaces the broken connections by itself (`pool_pre_ping` is on
+for server databases, and a lost connection invalidates the others opened before it).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from .config import Config
+from .exceptions import DatabaseUnavailableError
 from .model import Model
+
+#: PostgreSQL's SQLSTATEs (besides class 08, connection exceptions) that mean "not now": the
+#: server shut the backend down or is starting, or has no connection slot left.
+_TRANSIENT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
 class Database:
@@ -38,6 +50,8 @@ class Database:
         self.Session = sessionmaker(bind=self.engine)
         self.session: scoped_session[Session] = scoped_session(self.Session)
         self.Model = Model
+        self._commits = threading.local()
+        event.listen(self.engine, "commit", self._count_commit)
 
     # -- schema ----------------------------------------------------------------------------
     def create_all(self) -> list[str]:
@@ -67,10 +81,68 @@ class Database:
     def remove(self) -> None:
         self.session.remove()
 
+    def commits_started(self) -> int:
+        """How many COMMITs this thread has begun, through the session or the engine.
+
+        A request notes it when it starts: if the database fails later and the count has not
+        moved, nothing of the request can be stored (see `unavailable_error`)."""
+        return getattr(self._commits, "count", 0)
+
+    def _count_commit(self, _connection: Any) -> None:
+        self._commits.count = getattr(self._commits, "count", 0) + 1
+
     def dispose(self) -> None:
         """Close the pool's connections (after a fork, or when the project closes)."""
         self.remove()
         self.engine.dispose()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Is `error` the database being unreachable for now, which waiting cures, rather than a bug
+    or a refused change?
+
+    Yes for a connection the driver found lost (`connection_invalidated`), a connection refused
+    or closed on the client side (a driver error with no SQLSTATE), PostgreSQL's connection
+    exceptions (class 08), shut-down backends (57P01-57P03) and full slots (53300), a SQLite
+    database still locked after its busy timeout, and a pool with no connection free in time.
+    """
+    if isinstance(error, sa_exc.TimeoutError):  # QueuePool: no connection free in time
+        return True
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    name = getattr(original, "sqlite_errorname", None)
+    if name is not None:
+        return str(name).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    for attribute in ("sqlstate", "pgcode"):  # psycopg 3, psycopg2
+        if hasattr(original, attribute):
+            state = getattr(original, attribute)
+            if state is None:  # raised by the client: the connection failed or was closed
+                return isinstance(error, sa_exc.OperationalError)
+            return str(state).startswith("08") or state in _TRANSIENT_SQLSTATES
+    return False
+
+
+def unavailable_error(
+    error: BaseException, *, may_be_stored: bool = False
+) -> DatabaseUnavailableError | None:
+    """The `DatabaseUnavailableError` (503) to answer for `error`, or None when `error` is not
+    the database being unavailable (see `is_unavailable`).
+
+    The reason is a category, never the driver's text: that names hosts and ports."""
+    if not is_unavailable(error):
+        return None
+    if isinstance(error, sa_exc.TimeoutError):
+        reason = "no database connection was free in time"
+    elif getattr(getattr(error, "orig", None), "sqlite_errorname", None) is not None:
+        reason = "the database is locked by another writer"
+    elif isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        reason = "the connection to it was lost"
+    else:
+        reason = "it refused or closed the connection"
+    return DatabaseUnavailableError(reason, may_be_stored=may_be_stored)
 
 
 def _build_engine(config: Config) -> Engine:
@@ -81,6 +153,11 @@ def _build_engine(config: Config) -> Engine:
         raise config.error("PROJECT", "DB_URL", f"not a database URL: {error}") from None
     if url.get_backend_name() == "sqlite":
         url = _sqlite_relative_to_project(config, url)
+    else:
+        # A server database may drop connections while they wait in the pool (a restart, an
+        # idle timeout, a terminated backend): test each one as it is checked out (one empty
+        # round trip) instead of failing the request that gets it. [ENGINE] can turn it off.
+        options.setdefault("pool_pre_ping", True)
     try:
         engine = create_engine(url, **options)
     except TypeError as error:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from werkzeug.exceptions import ServiceUnavailable
+
 
 class FlaskerError(Exception):
     """Base class for every error flasker raises on purpose."""
@@ -112,3 +114,37 @@ class ProjectError(FlaskerError):
 
 class NoProjectError(ProjectError):
     """`current_project` was used while no project is active."""
+
+
+class DatabaseUnavailableError(FlaskerError, ServiceUnavailable):
+    """The database cannot answer now: its connection was lost (a restart, a terminated backend,
+    a network cut) or refused, it is locked, or the pool had no connection free in time.
+
+    A request that meets it answers 503 with `Retry-After` instead of a 500: the server itself
+    is sound, and the next request gets a fresh connection. `may_be_stored` says what the client
+    can know: False when the request had not begun a COMMIT (PostgreSQL and SQLite roll back an
+    unfinished transaction, so nothing of it is stored and sending it again is safe); True when
+    it had (the change may be stored, in whole or in part: read it back before sending it again).
+
+        raise DatabaseUnavailableError("the connection was lost", may_be_stored=False)
+    """
+
+    code = 503
+    #: Seconds the client is asked to wait before it sends the request again.
+    retry_after_seconds = 5
+
+    def __init__(self, reason: str, *, may_be_stored: bool = False) -> None:
+        self.reason = reason
+        self.may_be_stored = may_be_stored
+        if may_be_stored:
+            description = (
+                f"the database is unavailable ({reason}) and the request had begun to commit: "
+                "what it changed, if anything, may or may not be stored; read it back before "
+                "sending it again"
+            )
+        else:
+            description = (
+                f"the database is unavailable ({reason}); nothing of this request was stored: "
+                f"send it again in {self.retry_after_seconds} s"
+            )
+        super().__init__(description, retry_after=self.retry_after_seconds)

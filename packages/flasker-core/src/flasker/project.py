@@ -256,18 +256,70 @@ class Project:
                     logger.info("created tables: %s", ", ".join(created))
 
     def _attach_session_lifecycle(self, app: Flask) -> None:
-        """Commit before the response leaves (status < 400), remove the session after."""
+        """Commit before the response leaves (status < 400), remove the session after.
+
+        A database that cannot answer (see `flasker.db.is_unavailable`), in a view or in that
+        commit, answers 503 with `Retry-After` through the app's handler for it (the API's
+        problem+json, else werkzeug's page), instead of a 500 and a logged traceback."""
+        from flask import g
+        from sqlalchemy.exc import SQLAlchemyError
+
+        @app.before_request
+        def _note_commits() -> None:
+            # to tell, if the database fails later, whether this request began a COMMIT
+            g._flasker_commits = self.db.commits_started() if "db" in self.__dict__ else 0
 
         @app.after_request
         def _commit(response: Any) -> Any:
             if "db" in self.__dict__:
-                self.db.finish(success=response.status_code < 400)
+                try:
+                    self.db.finish(success=response.status_code < 400)
+                except SQLAlchemyError as error:
+                    unavailable = self._database_unavailable(error)
+                    if unavailable is None:
+                        raise
+                    return app.make_response(app.handle_http_exception(unavailable))
             return response
+
+        @app.errorhandler(SQLAlchemyError)
+        def _database_error(error: SQLAlchemyError) -> Any:
+            unavailable = self._database_unavailable(error)
+            if unavailable is not None:
+                return app.handle_http_exception(unavailable)
+            # any other database error goes on as if this handler did not exist: to the app's
+            # handler of a wider class (Exception) if there is one, else a 500
+            handlers = app.error_handler_spec.get(None, {}).get(None, {})
+            mro = type(error).__mro__
+            for cls in mro[mro.index(SQLAlchemyError) + 1 :]:
+                if cls in handlers:
+                    return app.ensure_sync(handlers[cls])(error)
+            raise error
 
         @app.teardown_appcontext
         def _remove(_exc: BaseException | None) -> None:
             if "db" in self.__dict__:
                 self.db.remove()
+
+    def _database_unavailable(self, error: BaseException) -> Any:
+        """The 503 to answer for `error` (with whether the request may have stored anything),
+        logged in one line; None when `error` is not the database being unavailable."""
+        from flask import g, request
+
+        from .db import unavailable_error
+
+        began = self.db.commits_started() > g.get("_flasker_commits", 0)
+        unavailable = unavailable_error(error, may_be_stored=began)
+        if unavailable is not None:
+            cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
+            logger.warning(
+                "database unavailable, answered 503 to %s %s%s: %s: %s",
+                request.method,
+                request.path,
+                " (it had begun to commit)" if began else "",
+                type(error).__name__,
+                cause,
+            )
+        return unavailable
 
     # -- shutting down -------------------------------------------------------------------------
     def close(self) -> None:
