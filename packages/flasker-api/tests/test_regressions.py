@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -73,3 +75,92 @@ def test_a_post_that_sets_a_relation_still_goes_through_the_session(api):
     response = api.post("/cats/", json={"name": "Scout", "house": 2})
     assert response.status_code == 201, response.get_data(as_text=True)
     assert api.row("cats", name="Scout")["house_id"] == 2
+
+
+# -- found by schemathesis with every check and the document's links (issue 10) ------------------
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b"])
+def test_a_key_no_url_can_name_is_refused(api, name):
+    """A cat named "" was created with `Location: /api/cats/` (the collection) and one named
+    "a/b" at a URL that answers 404: the entity could be neither read, changed nor deleted."""
+    before = api.rows("cats")
+    api.problem(api.post("/cats/", json={"name": name}), 422, pointer="/name")
+    assert api.rows("cats") == before
+
+
+@pytest.mark.parametrize("name", ["...", ".a", "a,b", "a b", "x%2Fy"])
+def test_a_key_with_odd_characters_is_created_and_read_back(api, name):
+    response = api.post("/cats/", json={"name": name})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    read = api.client.get(response.headers["Location"])
+    assert read.status_code == 200
+    assert read.get_json()["name"] == name
+
+
+def test_the_document_refuses_what_the_api_refuses(api):
+    """The create body names the keys a URL can hold, text never holds NUL, a JSON column is
+    filtered by `is.null` only, and a model without relations includes nothing: requests the
+    document allows are ones the API accepts."""
+    document = api.ok("/openapi.json")
+    schemas = document["components"]["schemas"]
+    name = schemas["CatCreate"]["properties"]["name"]
+    color = schemas["CatCreate"]["properties"]["color"]
+    assert not any(re.search(name["pattern"], v) for v in ["", ".", "..", "a/b", "a\x00"])
+    assert all(re.search(name["pattern"], v) for v in ["...", ".a", "a,b", "Felix"])
+    assert not re.search(color["pattern"], "a\x00b")
+    parameters = {
+        p["name"]: p for p in document["paths"]["/api/toys/"]["get"]["parameters"] if "name" in p
+    }
+    assert parameters["specs"]["schema"]["enum"] == ["is.null", "not.is.null"]
+    assert api.get("/toys/?specs=is.null").status_code == 200
+    api.problem(api.get("/toys/?specs=3"), 400, parameter="specs")
+    persons = {
+        p["name"]: p
+        for p in document["paths"]["/api/persons/{id}"]["get"]["parameters"]
+        if "name" in p
+    }
+    assert persons["include"]["schema"]["enum"] == [""]
+    assert api.get("/persons/1?include=").status_code == 200
+
+
+def test_every_created_entity_is_followed_by_the_links(api):
+    """POST 201 links to reading, changing and deleting the entity by its key and ETag."""
+    document = api.ok("/openapi.json")
+    links = document["paths"]["/api/memberships/"]["post"]["responses"]["201"]["links"]
+    assert links["memberships_get"]["parameters"] == {
+        "club_id": "$response.body#/club_id",
+        "person_id": "$response.body#/person_id",
+    }
+    assert links["memberships_delete"]["parameters"]["header.If-Match"] == "$response.header.ETag"
+    created = api.post("/memberships/", json={"club_id": 2, "person_id": 1})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    body = created.get_json()
+    url = f"/memberships/{body['club_id']},{body['person_id']}"
+    deleted = api.delete(url, headers={"If-Match": created.headers["ETag"]})
+    assert deleted.status_code == 204, deleted.get_data(as_text=True)
+    assert api.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("price", ["7751090450.540078", 12345678.5, "1234567"])
+def test_a_decimal_with_too_many_digits_says_so(api, price):
+    """Numeric(8, 2) holds 6 digits before the point: the answer said "expected a decimal
+    string" (for a decimal string), and the document allowed any number of digits."""
+    body = api.problem(
+        api.post("/toys/", json={"kind": "ball", "sku": "D-1", "price": price}),
+        422,
+        pointer="/price",
+        mentions=["too many digits"],
+    )
+    assert "expected a decimal string" not in str(body)
+    price_schema = api.ok("/openapi.json")["components"]["schemas"]["ToyCreate"]["properties"][
+        "price"
+    ]
+    text, number = price_schema["anyOf"][0]["anyOf"]
+    assert not re.search(text["pattern"], "7751090450.540078")
+    assert re.search(text["pattern"], "999999.99")
+    assert number["exclusiveMaximum"] == 10**6
+
+
+def test_a_decimal_with_six_whole_digits_is_stored(api):
+    response = api.post("/toys/", json={"kind": "ball", "sku": "D-2", "price": "999999.99"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["price"] == "999999.99"

@@ -172,6 +172,8 @@ def _string(field: FieldInfo, text: str, *, check_length: bool) -> Any:
             return number
         if fmt == "byte":
             return base64.b64decode(text, validate=True)
+    except Invalid:  # already says what is wrong (too many digits), keep it
+        raise
     except (ValueError, decimal.InvalidOperation, binascii.Error):
         raise Invalid(f"expected a {fmt} string, got {text!r}") from None
     if check_length and field.max_length is not None and len(text) > field.max_length:

@@ -334,6 +334,11 @@ class Endpoints:
                 except _coerce.Invalid as error:
                     problems.pointer(pointer, str(error))
                     continue
+                if field.primary_key and mode == "create":
+                    unaddressable = _unaddressable_key(values[name], info.is_composite)
+                    if unaddressable:
+                        problems.pointer(pointer, unaddressable)
+                        continue
                 if field.primary_key and mode != "create":
                     if values[name] != getattr(obj, name):
                         problems.pointer(pointer, "the key cannot change: it names the entity")
@@ -710,6 +715,20 @@ class Endpoints:
                 return ()
             keys.append((name, descending))
         return tuple(keys)
+
+
+def _unaddressable_key(value: Any, composite: bool) -> str | None:
+    """Why a text key would name no URL (an empty segment, a `/` that splits the path, `.` or
+    `..` that clients resolve away, a `,` that splits a composite key), else None: an entity
+    the API creates must be one its item URL can read, change and delete."""
+    if not isinstance(value, str):
+        return None
+    if value in ("", ".", ".."):
+        return f"a key cannot be {value!r}: it must name the entity in a URL"
+    if "/" in value or (composite and "," in value):
+        separators = "'/' or ','" if composite else "'/'"
+        return f"a key cannot contain {separators}: it must name the entity in a URL"
+    return None
 
 
 def _database_problem(error: Exception) -> ApiProblem:

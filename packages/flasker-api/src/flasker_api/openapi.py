@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 OPENAPI_VERSION = "3.1.0"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
+#: Text without NUL characters, which the API refuses in every text value.
+NO_NUL = "^[^\\x00]*$"
+#: A text key a URL can name: not empty, `.` nor `..`, no `/` (nor NUL); KEY_TEXT_PART for a
+#: part of a composite key also has no `,`.
+KEY_TEXT = r"^(?:[^\x00/.][^\x00/]*|\.[^\x00/.][^\x00/]*|\.\.[^\x00/]+)$"
+KEY_TEXT_PART = r"^(?:[^\x00/.,][^\x00/,]*|\.[^\x00/.,][^\x00/,]*|\.\.[^\x00/,]+)$"
 
 #: Query parameters that are not filters; a column with one of these names cannot be filtered.
 RESERVED_PARAMETERS = frozenset({*LIST_PARAMETERS, "and", "not.or", "not.and"})
@@ -440,14 +446,23 @@ class _Builder:
         elif fmt == "decimal":
             schema["format"] = "decimal"
             schema["pattern"] = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
+            number: dict[str, Any] = {"type": "number"}
+            if field.precision is not None and not response:
+                # Numeric(p, s): at most p - s digits before the point
+                whole = field.precision - (field.scale or 0)
+                schema["pattern"] = _decimal_pattern(whole)
+                number.update(exclusiveMinimum=-(10**whole), exclusiveMaximum=10**whole)
+                notes.append(f"At most {whole} digits before the decimal point.")
             if not response:  # a JSON number is accepted too
-                schema = {"anyOf": [schema, {"type": "number"}]}
+                schema = {"anyOf": [schema, number]}
         elif fmt is not None:
             schema["format"] = fmt
             if fmt == "byte":
                 schema["contentEncoding"] = "base64"
         if field.enum is not None:
             schema["enum"] = list(field.enum)
+        elif field.json_type == "string" and fmt is None:
+            schema["pattern"] = NO_NUL  # the API refuses NUL in text (PostgreSQL cannot store it)
         if field.max_length is not None and field.json_type == "string" and fmt != "byte":
             schema["maxLength"] = field.max_length
         if field.json_type == "integer" and field.enum is None:
@@ -515,6 +530,8 @@ class _Builder:
         properties: dict[str, Any] = {}
         for field in info.fields.values():
             schema = self.field_schema(info, field, response=False)
+            if field.primary_key and mode == "create" and schema.get("pattern") == NO_NUL:
+                schema["pattern"] = KEY_TEXT_PART if info.is_composite else KEY_TEXT
             if not field.nullable and field.has_default and mode == "create":
                 schema = _nullable(schema)  # null means "use the default"
             if field.primary_key and mode != "create":
@@ -707,7 +724,46 @@ class _Builder:
             paths[f"{base}/{segment}"] = item
         for relation in info.relations.values():
             paths.update(self.relation_paths(info, relation, f"{base}/{segment}", key_parameters))
+        self.add_links(info, paths)
         return paths
+
+    def add_links(self, info: ModelInfo, paths: dict[str, Any]) -> None:
+        """OpenAPI links from the answers that show an entity (POST 201, GET 200) to the
+        operations on that entity: its key parts come from the answer's body, and writes send
+        its `ETag` back as `If-Match`. Clients and stateful testers (schemathesis) follow them
+        from a created entity to reading, changing and deleting it."""
+        key = {
+            name: "$response.body#/" + name.replace("~", "~0").replace("/", "~1")
+            for name in info.primary_key
+        }
+        targets: dict[str, dict[str, Any]] = {}
+        item_path = f"{self.prefix}/{info.collection}/" + ",".join(
+            "{" + n + "}" for n in info.primary_key
+        )
+        for path, operations in paths.items():
+            if path != item_path and not path.startswith(item_path + "/"):
+                continue
+            for method, operation in operations.items():
+                if path.endswith("/{position}"):
+                    continue  # a position is not in the entity's body
+                parameters = dict(key)
+                if path == item_path and method in ("put", "patch", "delete"):
+                    parameters["header.If-Match"] = "$response.header.ETag"
+                targets[operation["operationId"]] = parameters
+        sources = [paths.get(f"{self.prefix}/{info.collection}/", {}).get("post")]
+        sources.append(paths.get(item_path, {}).get("get"))
+        for source in sources:
+            if source is None:
+                continue
+            status = "201" if source["operationId"].endswith("_create") else "200"
+            source["responses"][status]["links"] = {
+                _component_name(operation_id): {
+                    "operationId": operation_id,
+                    "parameters": parameters,
+                }
+                for operation_id, parameters in targets.items()
+                if operation_id != source["operationId"]
+            }
 
     def relation_paths(
         self,
@@ -940,11 +996,19 @@ class _Builder:
                         )
                         + ". Repeat the parameter to combine conditions (and)."
                     ),
-                    "schema": {"type": "string"},
-                    "examples": {
-                        "equal": {"value": example},
-                        "negated": {"value": f"not.eq.{example}"},
-                    },
+                    "schema": (
+                        {"type": "string", "pattern": NO_NUL}
+                        if field.sortable
+                        else {"type": "string", "enum": ["is.null", "not.is.null"]}
+                    ),
+                    "examples": (
+                        {
+                            "equal": {"value": example},
+                            "negated": {"value": f"not.eq.{example}"},
+                        }
+                        if field.sortable
+                        else {"null": {"value": "is.null"}, "negated": {"value": "not.is.null"}}
+                    ),
                 }
             )
         return parameters
@@ -1023,7 +1087,8 @@ class _Builder:
                 + (f"`{paths[0]}`" if paths else "none")
                 + ". Give `include` or `depth`."
                 + (f" Paths: {', '.join(paths[:30])}." if paths else ""),
-                **(_comma_list(paths) if paths else {"schema": {"type": "string"}}),
+                # no relation: only an empty include
+                **(_comma_list(paths) if paths else {"schema": {"type": "string", "enum": [""]}}),
             }
         )
         parameters.append(_ref("parameters", "depth"))
@@ -1078,6 +1143,13 @@ def _comma_list(items: list[str], min_items: int = 1, unique: bool = False) -> d
         schema["uniqueItems"] = True
     schema["items"] = {"type": "string", "enum": list(items)} if items else {"type": "string"}
     return {"style": "form", "explode": False, "schema": schema}
+
+
+def _decimal_pattern(whole: int) -> str:
+    """A decimal string with at most `whole` digits before the point (leading zeros aside)."""
+    if whole <= 0:
+        return r"^-?(0+(\.\d+)?|0*\.\d+)$"
+    return rf"^-?(0*\d{{1,{whole}}}(\.\d+)?|\.\d+)$"
 
 
 def _path_safe(schema: dict[str, Any]) -> dict[str, Any]:
