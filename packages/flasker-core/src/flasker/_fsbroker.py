@@ -16,6 +16,17 @@ dead receiver, forever. `prune_stale` removes them: a transient queue (an event 
 `celeryev.*`, a worker's `*.celery.pidbox` mailbox, a caller's `*.reply.celery.pidbox`) whose
 oldest message has waited longer than `max_age` has no consumer left — live ones poll every
 second. Task queues are never touched: their messages wait for a worker on purpose.
+
+And no message is lost when its consumer dies. kombu's transport deletes a message file the
+moment a consumer *fetches* it (prefetch included), so a worker killed with SIGKILL (the OOM
+killer, a pulled plug) lost every task it had fetched and not finished, `task_acks_late` or
+not. Here a consumer fetches a message by renaming its file into a folder of its own under
+`unacked/`, which it keeps locked (`flock`) for its whole life; acknowledging (or rejecting
+without requeue) deletes the file, requeueing and closing the channel rename it back into the
+queue at its old place, marked redelivered. A consumer that starts, and every
+`RECOVER_INTERVAL` after, puts back the files of every `unacked/` folder whose lock it can
+take: the kernel drops a lock when its holder dies, however it dies. Publishing writes to a
+hidden temporary name and renames it into place, so no consumer reads a half-written message.
 """
 
 from __future__ import annotations
@@ -25,18 +36,28 @@ import fcntl
 import json
 import logging
 import os
+import shutil
+import threading
 import time
+import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kombu.transport import filesystem, virtual
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
 
 logger = logging.getLogger(__name__)
 
 #: Seconds a message may wait in a transient queue before that queue counts as abandoned.
 DEFAULT_MAX_AGE = 120.0
+#: Seconds between two looks, by a consuming channel, for the unacked folders of dead consumers.
+RECOVER_INTERVAL = 10.0
+#: The lock file of a consumer's unacked folder.
+LOCK_NAME = ".lock"
 
 
 @dataclass(frozen=True)
@@ -58,11 +79,15 @@ class BrokerFolders:
         return self.root / "broker" / "processed"
 
     @property
+    def unacked(self) -> Path:
+        return self.root / "broker" / "unacked"
+
+    @property
     def results(self) -> Path:
         return self.root / "results.sqlite"
 
     def create(self) -> None:
-        for folder in (self.queue, self.control, self.processed):
+        for folder in (self.queue, self.control, self.processed, self.unacked):
             folder.mkdir(parents=True, exist_ok=True)
 
     def celery_settings(self) -> dict[str, Any]:
@@ -76,6 +101,7 @@ class BrokerFolders:
                 "data_folder_out": str(self.queue),
                 "control_folder": str(self.control),
                 "processed_folder": str(self.processed),
+                "unacked_folder": str(self.unacked),
                 "store_processed": False,
             },
             "result_backend": f"db+sqlite:///{self.results}",
@@ -123,8 +149,305 @@ def locked_table(path: Path) -> Iterator[list[list[str]]]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+# -- unacknowledged messages ---------------------------------------------------------------------
+class Claim:
+    """One consumer's folder of fetched, unacknowledged message files, locked for its life.
+
+    The folder is made under a hidden name, locked, then renamed into place, so whoever sees
+    it can trust its lock: held means its consumer is alive (in this process or another),
+    free means it died and its messages belong back in the queue.
+    """
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        staging = root / f".new-{name}"
+        staging.mkdir()
+        self.fd: int | None = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(staging, root / name)
+        self.folder = root / name
+        self.pid = os.getpid()
+        _claims.add(self)
+
+    @property
+    def is_mine(self) -> bool:
+        """False in a forked child: the claim (and its messages) stay its parent's."""
+        return self.fd is not None and self.pid == os.getpid()
+
+    def release(self, queue_folder: Path) -> None:
+        """Put back what is left, then remove the folder; a no-op in a forked child."""
+        if not self.is_mine:
+            return
+        requeue_all(self.folder, queue_folder)
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / LOCK_NAME).unlink()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        _claims.discard(self)
+
+
+_claims: weakref.WeakSet[Claim] = weakref.WeakSet()
+
+
+def _forget_claims_in_child() -> None:
+    # A forked pool process must not hold its parent's locks: closing its copy of the
+    # descriptor leaves the lock with the parent, which still has the descriptor open.
+    for claim in list(_claims):
+        if claim.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(claim.fd)
+            claim.fd = None
+    _claims.clear()
+
+
+os.register_at_fork(after_in_child=_forget_claims_in_child)
+
+
+def requeue(path: Path, queue_folder: Path) -> bool:
+    """Put one fetched message file back into the queue under its own name (so at its old
+    place in line), marked redelivered as kombu's Redis transport marks it. False when the
+    file was gone already."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    try:
+        payload = loads(bytes_to_str(raw))
+        payload["redelivered"] = True
+        payload["properties"].setdefault("delivery_info", {})["redelivered"] = True
+        raw = str_to_bytes(dumps(payload))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        pass  # put back unread: the consumer that fetches it will say what is wrong
+    staged = path.with_name(f".requeue-{path.name}")
+    staged.write_bytes(raw)
+    os.replace(staged, queue_folder / path.name)
+    path.unlink(missing_ok=True)
+    return True
+
+
+def requeue_all(folder: Path, queue_folder: Path) -> int:
+    """Put back every message file of an unacked folder; the number put back."""
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return 0
+    return sum(requeue(folder / name, queue_folder) for name in names if _is_message(name))
+
+
+def recover_unacked(unacked: Path, queue_folder: Path, keep: Path | None = None) -> int:
+    """Put back the messages of every consumer that died holding them; the number put back.
+
+    A folder whose lock can be taken has no live owner. `keep` is the caller's own folder.
+    Safe to run from many processes at once: only the one holding a dead folder's lock moves
+    its files.
+    """
+    try:
+        entries = list(os.scandir(unacked))
+    except FileNotFoundError:
+        return 0
+    recovered = 0
+    for entry in entries:
+        folder = Path(entry.path)
+        if folder == keep or not entry.is_dir(follow_symlinks=False):
+            continue
+        if entry.name.startswith(".new-"):
+            # a consumer that died while making its folder had fetched nothing yet
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - entry.stat().st_mtime > DEFAULT_MAX_AGE:
+                    _remove_if_abandoned(folder)
+            continue
+        try:
+            descriptor = os.open(folder / LOCK_NAME, os.O_RDWR)
+        except FileNotFoundError:
+            # its owner is removing it (or died doing so, after putting its files back)
+            recovered += requeue_all(folder, queue_folder)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+            continue
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            continue  # alive
+        try:
+            count = requeue_all(folder, queue_folder)
+            if count:
+                logger.warning(
+                    "embedded broker: put back %d message(s) that a dead worker had fetched "
+                    "and not acknowledged (%s)",
+                    count,
+                    folder.name,
+                )
+            recovered += count
+            with contextlib.suppress(FileNotFoundError):
+                (folder / LOCK_NAME).unlink()
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os.close(descriptor)
+    return recovered
+
+
+def _remove_if_abandoned(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder / LOCK_NAME, os.O_RDWR)
+    except FileNotFoundError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return
+    finally:
+        os.close(descriptor)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_message(name: str) -> bool:
+    return name.endswith(".msg") and not name.startswith(".")
+
+
 class Channel(filesystem.Channel):
-    """kombu's filesystem channel with binding tables changed under one lock (see above)."""
+    """kombu's filesystem channel with binding tables changed under one lock, messages held in
+    an unacked folder until acknowledged, and atomic publishing (see above)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._no_ack_queues: set[str] = set()
+        self._get_no_ack: bool | None = None
+        self._claim: Claim | None = None
+        self._claim_lock = threading.Lock()
+        self._fetched: dict[str, Path] = {}  # delivery tag -> its file in the claim
+        self._recovered_at = 0.0
+
+    # -- where things are
+    @property
+    def unacked_folder(self) -> Path:
+        folder = self.transport_options.get("unacked_folder")
+        return Path(folder) if folder else Path(self.data_folder_in).parent / "unacked"
+
+    @property
+    def queue_folder(self) -> Path:
+        return Path(self.data_folder_in)
+
+    # -- publishing
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        """Write the message under a hidden name, then rename it into the queue: a consumer
+        never sees a file that is still being written."""
+        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        folder = self.data_folder_out
+        staged = os.path.join(folder, f".put-{name}")
+        try:
+            with open(staged, "wb") as handle:
+                handle.write(str_to_bytes(dumps(payload)))
+            os.replace(staged, os.path.join(folder, name))
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+            raise filesystem.ChannelError(f"Cannot add file {name!r} to directory") from error
+
+    # -- fetching
+    def basic_consume(
+        self, queue: str, no_ack: bool, callback: Any, consumer_tag: str, **kwargs: Any
+    ) -> Any:
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        else:
+            self._no_ack_queues.discard(queue)
+        return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        self._get_no_ack = no_ack
+        try:
+            return super().basic_get(queue, no_ack=no_ack, **kwargs)
+        finally:
+            self._get_no_ack = None
+
+    def _get(self, queue: str) -> Any:
+        """Take the oldest message of `queue`: into this consumer's unacked folder when it
+        will be acknowledged, else (no_ack: replies, events, mailboxes) straight away."""
+        if self.store_processed:
+            return super()._get(queue)
+        no_ack = self._get_no_ack
+        if no_ack is None:
+            no_ack = queue in self._no_ack_queues
+        claim = None if no_ack else self._own_claim()
+        wanted = f"{queue}.msg"
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.partition(".")[2] != wanted:
+                continue
+            source = os.path.join(self.data_folder_in, name)
+            if claim is None:
+                target = Path(self.data_folder_in) / f".taken-{uuid.uuid4().hex}-{name}"
+            else:
+                target = claim.folder / name
+            try:
+                os.rename(source, target)
+            except FileNotFoundError:
+                continue  # another consumer took it first
+            try:
+                payload = loads(bytes_to_str(target.read_bytes()))
+            except (OSError, ValueError) as error:
+                raise filesystem.ChannelError(f"Cannot read file {name!r} from queue.") from error
+            if claim is None:
+                target.unlink(missing_ok=True)
+            else:
+                with contextlib.suppress(KeyError, TypeError):
+                    self._fetched[payload["properties"]["delivery_tag"]] = target
+            return payload
+        raise filesystem.Empty()
+
+    def _own_claim(self) -> Claim:
+        """This channel's unacked folder (made on its first fetch), and now and then a look
+        for the folders of dead consumers."""
+        with self._claim_lock:
+            if self._claim is None or not self._claim.is_mine:
+                self._claim = Claim(self.unacked_folder)
+                self._fetched.clear()
+            claim = self._claim
+        now = time.monotonic()
+        if now - self._recovered_at >= RECOVER_INTERVAL:
+            self._recovered_at = now
+            recover_unacked(self.unacked_folder, self.queue_folder, keep=claim.folder)
+        return claim
+
+    # -- settling
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        super().basic_ack(delivery_tag, multiple)
+        self._settle(delivery_tag)
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        # with requeue, kombu's QoS calls _restore_at_beginning, which puts the file back
+        super().basic_reject(delivery_tag, requeue)
+        self._settle(delivery_tag)
+
+    def _settle(self, delivery_tag: str) -> None:
+        path = self._fetched.pop(delivery_tag, None)
+        if path is not None and self._claim is not None and self._claim.is_mine:
+            path.unlink(missing_ok=True)
+
+    def _restore(self, message: Any) -> None:
+        """Requeue (reject, recover, close): the fetched file goes back, not a copy of it."""
+        path = self._fetched.pop(message.delivery_tag, None)
+        if path is None or self._claim is None or not self._claim.is_mine:
+            super()._restore(message)
+            return
+        if not requeue(path, self.queue_folder):
+            super()._restore(message)
+
+    def close(self) -> None:
+        claim, queue_folder = self._claim, self.queue_folder
+        try:
+            super().close()  # restores what was fetched and not acknowledged
+        finally:
+            if claim is not None:
+                claim.release(queue_folder)
+                self._claim = None
 
     def get_table(self, exchange: str) -> list[Any]:
         path = self._exchange_file(exchange)
@@ -184,8 +507,8 @@ def is_transient_queue(name: str) -> bool:
 
 
 def _queue_of(message_file: str) -> str | None:
-    # kombu names message files '<ms>_<uuid>.<queue>.msg'
-    if not message_file.endswith(".msg"):
+    # kombu names message files '<ms>_<uuid>.<queue>.msg'; hidden ones are being written/taken
+    if not _is_message(message_file):
         return None
     return message_file.partition(".")[2].removesuffix(".msg")
 
@@ -194,6 +517,8 @@ def _queue_of(message_file: str) -> str | None:
 class PruneReport:
     unbound: list[str] = field(default_factory=list)
     removed_messages: int = 0
+    #: hidden files a process died writing (`.put-`) or taking (`.taken-`, `.requeue-`)
+    removed_leftovers: int = 0
 
 
 def prune_stale(
@@ -207,6 +532,12 @@ def prune_stale(
     oldest: dict[str, float] = {}
     files: dict[str, list[Path]] = {}
     for entry in os.scandir(folders.queue):
+        if entry.name.startswith((".put-", ".taken-", ".requeue-")):
+            with contextlib.suppress(FileNotFoundError):
+                if now - entry.stat().st_mtime > max_age:
+                    os.unlink(entry.path)
+                    report.removed_leftovers += 1
+            continue
         queue = _queue_of(entry.name)
         if queue is None or not is_transient_queue(queue):
             continue
