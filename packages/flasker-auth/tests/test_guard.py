@@ -161,6 +161,56 @@ def test_a_cross_site_form_cannot_write_with_the_session(
     assert visitor.get(site.notes).get_json()["data"] == []
 
 
+CROSS_SITE = [
+    {"Origin": "https://evil.example"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE, ids=["origin", "fetch-site", "null", "same-site"])
+def test_a_change_sent_by_another_site_is_refused_whatever_its_token(
+    site: Any, visitor: Any, headers: dict[str, str]
+) -> None:
+    """Regression (issue 10): a page of another site that got hold of a CSRF token (a leak, an
+    XSS on a sibling site) could make an admin's browser write; browsers' Origin and
+    Sec-Fetch-Site now refuse it first, with a 403 saying why."""
+    visitor.sign_in(site.admin_email)
+    csrf = {"X-CSRFToken": visitor.csrf_token()}
+    response = visitor.post(site.notes, json={"text": "forged"}, headers={**csrf, **headers})
+    assert response.status_code == 403, response.text
+    assert response.mimetype == PROBLEM
+    assert "another site" in response.get_json()["detail"]
+    page = visitor.post("/form", data={"csrf_token": csrf["X-CSRFToken"]}, headers=headers)
+    assert page.status_code == 403
+    assert "another site" in page.text
+    assert "EXTERNAL_URL" in page.text
+    signed_out = visitor.post("/auth/logout", headers={**csrf, **headers})
+    assert signed_out.status_code == 403
+    assert visitor.is_signed_in
+    assert visitor.get(site.notes).get_json()["data"] == []
+
+
+def test_a_change_from_this_site_or_a_token_passes(site: Any, visitor: Any) -> None:
+    """Same origin (by Sec-Fetch-Site, or Origin alone for older browsers) and bearer tokens,
+    which no page of another site can make a browser send, are not refused."""
+    visitor.sign_in(site.admin_email)
+    for headers in (
+        {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"},
+        {"Origin": "http://localhost"},
+        {},
+    ):
+        response = visitor.post(site.notes, json={"text": "mine"}, headers=headers)
+        assert response.status_code == 201, (headers, response.text)
+    site.add_user("robot@example.com", role="admin")
+    token = site.create_token("robot@example.com", "api:read,api:write")
+    robot = site.app.test_client()
+    bearer = {"Authorization": f"Bearer {token}", "Origin": "https://tools.example"}
+    assert robot.post(site.notes, json={"text": "robot"}, headers=bearer).status_code == 201
+    assert len(visitor.get(site.notes).get_json()["data"]) == 4
+
+
 def test_a_bearer_token_does_not_open_pages(site: Any, visitor: Any) -> None:
     site.add_user("robot@example.com", role="admin")
     token = site.create_token("robot@example.com", "api:read")

@@ -7,6 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from flasker_auth.safety import cross_origin_problem
+
 OFF_SITE = [
     "//evil.example",
     "//evil.example/some/page",
@@ -80,3 +82,44 @@ def test_the_guard_sends_a_page_to_sign_in_and_back(site: Any, visitor: Any) -> 
     response = visitor.callback(visitor.authorize(visitor.start_sign_in(url=login)))
     location = urlsplit(response.headers["Location"])
     assert (location.path, location.query) == ("/some/page", "tab=2")
+
+
+# -- changes sent by pages of other sites -----------------------------------------------------
+@pytest.mark.parametrize(
+    ("sec_fetch_site", "origin"),
+    [
+        ("cross-site", None),
+        ("cross-site", "http://localhost"),  # the browser's word wins over a matching Origin
+        ("same-site", "http://user-content.localhost"),  # a sibling subdomain is another site
+        (None, "https://evil.example"),
+        (None, "http://localhost.evil.example"),
+        (None, "http://localhost:8080"),  # another port is another origin
+        (None, "null"),  # sandboxed frames, data: URLs
+        (None, "http://evil.example@localhost"),  # no browser sends it; still not our origin
+        (None, "not a url"),
+    ],
+)
+def test_a_change_from_another_site_is_named(sec_fetch_site: str | None, origin: str) -> None:
+    problem = cross_origin_problem(sec_fetch_site, origin, "localhost")
+    assert problem is not None
+    assert "another site" in problem
+
+
+@pytest.mark.parametrize(
+    ("sec_fetch_site", "origin", "host"),
+    [
+        ("same-origin", "http://localhost", "localhost"),
+        ("same-origin", None, "localhost"),  # the browser's word, Origin left out
+        ("none", None, "localhost"),  # typed in the address bar, a bookmark
+        ("Same-Origin", None, "localhost"),
+        (None, "http://localhost:5000", "localhost:5000"),  # a browser without Sec-Fetch-Site
+        (None, "HTTP://LocalHost:5000", "localhost:5000"),
+        (None, None, "localhost"),  # curl, a script: not a browser a page can drive
+        ("cross-site", "https://houses.example.com", "10.0.0.5:8000"),  # trusted, see below
+    ],
+)
+def test_a_change_from_this_site_passes(
+    sec_fetch_site: str | None, origin: str | None, host: str
+) -> None:
+    trusted = ["https://houses.example.com/"]  # EXTERNAL_URL behind a proxy rewriting Host
+    assert cross_origin_problem(sec_fetch_site, origin, host, trusted) is None

@@ -211,6 +211,41 @@ def test_an_admin_reads_and_changes_everywhere(
         cfg.write_text(SHOP_CFG)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}],
+    ids=["origin", "sec-fetch-site"],
+)
+def test_a_change_sent_by_another_site_is_refused(
+    console: StandaloneConsole, oidc: Any, root: Path, headers: dict[str, str]
+) -> None:
+    """Regression (issue 10): a signed-in admin's valid save, posted by a page of another
+    site, was applied (the console checked Origin only over HTTPS); the hub refuses it."""
+    client = sign_in(console, oidc, ADMIN)
+    cfg = root / "shop" / "default.cfg"
+    raw = client.get("/p/shop/config/raw")
+    form = {
+        "csrf_token": token(text(raw)),
+        "text": SHOP_CFG + "\n[APP]\nDEBUG = true\n",
+        "base": base64.b64encode(cfg.read_bytes()).decode("ascii"),
+        "action": "save",
+    }
+    response = client.post("/p/shop/config/raw", data=form, headers=headers)
+    assert response.status_code == 403, text(response)[:300]
+    assert "another site" in text(response)
+    assert cfg.read_text() == SHOP_CFG
+    new_project = {"csrf_token": form["csrf_token"], "folder": "evil", "template": "api"}
+    assert client.post("/", data=new_project, headers=headers).status_code == 403
+    assert not (root / "evil").exists()
+    same_site = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    response = client.post("/p/shop/config/raw", data=form, headers=same_site)
+    try:
+        assert response.status_code in (200, 303), text(response)[:300]
+        assert cfg.read_text() == form["text"]
+    finally:
+        cfg.write_text(SHOP_CFG)
+
+
 def test_the_development_link_signs_in_a_local_admin(
     console: StandaloneConsole, capsys: pytest.CaptureFixture[str]
 ) -> None:

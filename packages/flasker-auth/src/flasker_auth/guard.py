@@ -9,7 +9,10 @@ from an `Authorization: Bearer` token. Refusals:
 - API requests (under the API's prefix, or asking for JSON and not HTML): 401
   `application/problem+json` with `WWW-Authenticate: Bearer realm=...`; a token without the
   scope of the method, or a viewer writing through the API (signed in or through a token:
-  a token's scopes never exceed its user's role), gets 403.
+  a token's scopes never exceed its user's role), gets 403;
+- any unsafe request (POST, PUT, PATCH, DELETE) without a bearer token that a page of another
+  site sent (`Sec-Fetch-Site`, else `Origin` against the Host; safety.py) gets 403, before
+  anything else: the session cookie a browser adds by itself never changes anything from there.
 
 Decorators for views::
 
@@ -27,12 +30,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 
 from .policy import ADMIN, WRITE_SCOPE
-from .safety import safe_next
+from .safety import cross_origin_problem, safe_next
 from .tokens import READ_METHODS, find_token, note_use, scope_for
 
 if TYPE_CHECKING:
@@ -113,6 +117,9 @@ def is_public_endpoint(manager: AuthManager, endpoint: str | None) -> bool:
 
 def check_request(manager: AuthManager) -> Response | None:
     """The guard: None lets the request through, else the refusal."""
+    refusal = refuse_cross_origin(manager)
+    if refusal is not None:
+        return refusal
     if request.endpoint is not None and request.endpoint.startswith(manager.blueprint_name + "."):
         return None
     is_api = manager.is_api_request()
@@ -129,6 +136,34 @@ def check_request(manager: AuthManager) -> Response | None:
     if is_api and request.method not in READ_METHODS and current_user.role != ADMIN:
         return _refuse_viewer_write(manager, current_user)
     return None
+
+
+def refuse_cross_origin(manager: AuthManager) -> Response | None:
+    """403 for an unsafe request a page of another site made the browser send (whatever its
+    CSRF token): see `safety.cross_origin_problem`. Requests with a bearer token carry no
+    ambient credential (a browser never adds one by itself) and are not checked. The standalone
+    console's hub calls it for the consoles it admits."""
+    if request.method in READ_METHODS or _bearer_token() is not None:
+        return None
+    trusted = [manager.external_url] if manager.external_url else []
+    problem = cross_origin_problem(
+        request.headers.get("Sec-Fetch-Site"),
+        request.headers.get("Origin"),
+        request.host,
+        [_origin_of(url) for url in trusted],
+    )
+    if problem is None:
+        return None
+    return manager.refuse_forbidden(
+        f"this {request.method} was refused because {problem}: pages of other sites may not "
+        "change anything here. Reload this site's page and try again from it; behind a proxy "
+        "that rewrites the Host header, set [AUTH] EXTERNAL_URL to the site's public address"
+    )
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _refuse_viewer_write(manager: AuthManager, user: Any, through: str = "") -> Response:

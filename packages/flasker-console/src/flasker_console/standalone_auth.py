@@ -112,14 +112,20 @@ class Hub:
         """Evaluate a request for a project's console against the hub's session.
 
         Returns the refusal (a WSGI response: the sign-in redirect, or 401 for htmx and API
-        requests) for anonymous visitors; else None, with the operator put into the environ.
+        requests) for anonymous visitors, and flasker-auth's 403 for a change a page of another
+        site sent; else None, with the operator put into the environ.
         """
         from flask import url_for
         from flask_login import current_user
 
+        from flasker_auth.guard import refuse_cross_origin
+
         environ.pop(OPERATOR_KEY, None)
         environ.pop(LOGOUT_KEY, None)
         with self.app.request_context(environ):
+            cross_site = refuse_cross_origin(self.auth)
+            if cross_site is not None:
+                return cross_site
             if not current_user.is_authenticated:
                 return self.auth.refuse_anonymous()
             environ[OPERATOR_KEY] = (str(current_user.email), str(current_user.role))
