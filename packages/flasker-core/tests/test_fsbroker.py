@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from flasker._fsbroker import BrokerFolders, is_transient_queue, prune_stale
+from flasker._fsbroker import BrokerFolders, is_transient_queue, prune_stale, recover_unacked
 
 
 @pytest.fixture
@@ -235,3 +235,165 @@ def test_a_torn_table_is_repaired_and_broadcasts_work_again(folders: BrokerFolde
         _publish(connection, exchange, "", 1)
     assert len(_messages(folders, "alive")) == 1
     assert len(_messages(folders, "fresh")) == 1
+
+
+# -- a fetched message is not lost when its consumer dies -------------------------------------
+TASKS = Exchange("tasks", type="direct")
+
+
+def _task_queue(connection: Connection) -> Queue:
+    queue = Queue("tasks", TASKS, routing_key="tasks")
+    queue(connection.default_channel).declare()
+    return queue
+
+
+def _unacked_files(folders: BrokerFolders) -> list[str]:
+    return sorted(
+        path.name
+        for path in folders.unacked.rglob("*")
+        if path.is_file() and path.name.endswith(".msg")
+    )
+
+
+def _publish_tasks(folders: BrokerFolders, count: int) -> None:
+    with _connection(folders) as connection:
+        _task_queue(connection)
+        _publish(connection, TASKS, "tasks", count)
+
+
+#: A consumer in another process: fetches one message, says so, and waits to be killed.
+FETCH_AND_HANG = """
+import json, sys, time
+from kombu import Connection, Exchange, Queue
+settings = json.loads(sys.argv[1])
+connection = Connection(
+    settings["broker_url"],
+    transport=settings["broker_transport"],
+    transport_options=settings["broker_transport_options"],
+)
+queue = Queue("tasks", Exchange("tasks", type="direct"), routing_key="tasks")
+with connection.SimpleQueue(queue) as simple:
+    message = simple.get(timeout=10)
+    print(json.dumps(message.payload), flush=True)
+    time.sleep(120)
+"""
+
+
+def _hanging_consumer(folders: BrokerFolders):
+    import subprocess
+    import sys
+
+    settings = json.dumps(folders.celery_settings())
+    process = subprocess.Popen(
+        [sys.executable, "-c", FETCH_AND_HANG, settings], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    return process, json.loads(process.stdout.readline())
+
+
+def test_a_fetched_message_waits_in_the_consumers_unacked_folder_until_acked(
+    folders: BrokerFolders,
+) -> None:
+    # kombu deleted the file at fetch: a worker killed before acking lost the task
+    _publish_tasks(folders, 1)
+    with _connection(folders) as connection, connection.SimpleQueue(_task_queue(connection)) as q:
+        message = q.get(timeout=2)
+        assert _messages(folders, "tasks") == []
+        assert len(_unacked_files(folders)) == 1
+        message.ack()
+        assert _unacked_files(folders) == []
+    assert _messages(folders, "tasks") == []
+    assert list(folders.unacked.iterdir()) == []  # the closed consumer's folder is gone
+
+
+def test_messages_of_a_sigkilled_consumer_are_put_back_and_redelivered(
+    folders: BrokerFolders,
+) -> None:
+    import signal
+
+    _publish_tasks(folders, 2)
+    process, payload = _hanging_consumer(folders)
+    try:
+        assert _unacked_files(folders) != []
+        # a live consumer's messages are left alone, from this process too
+        assert recover_unacked(folders.unacked, folders.queue) == 0
+        assert len(_unacked_files(folders)) == 1
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        process.stdout.close()
+    with _connection(folders) as connection, connection.SimpleQueue(_task_queue(connection)) as q:
+        first = q.get(timeout=2)  # the consumer's start put the dead one's message back first
+        assert first.payload == payload
+        assert first.delivery_info["redelivered"] is True
+        first.ack()
+        second = q.get(timeout=2)
+        assert second.payload != payload
+        second.ack()
+    assert _messages(folders, "tasks") == []
+    assert list(folders.unacked.iterdir()) == []
+
+
+def test_reject_with_requeue_and_close_put_the_message_back_in_its_place(
+    folders: BrokerFolders,
+) -> None:
+    _publish_tasks(folders, 3)
+    with _connection(folders) as connection, connection.SimpleQueue(_task_queue(connection)) as q:
+        first = q.get(timeout=2)
+        first.reject(requeue=True)
+        again = q.get(timeout=2)
+        assert again.payload == first.payload  # back at the head of the line, not the tail
+        assert again.delivery_info["redelivered"] is True
+        q.get(timeout=2)  # fetched, never acknowledged
+    # closing the channel put back both unacknowledged messages (no copies)
+    assert len(_messages(folders, "tasks")) == 3
+    assert _unacked_files(folders) == []
+
+
+def test_reject_without_requeue_drops_the_message(folders: BrokerFolders) -> None:
+    _publish_tasks(folders, 1)
+    with _connection(folders) as connection, connection.SimpleQueue(_task_queue(connection)) as q:
+        q.get(timeout=2).reject(requeue=False)
+    assert _messages(folders, "tasks") == []
+    assert _unacked_files(folders) == []
+
+
+def test_no_ack_consumers_take_messages_at_once(folders: BrokerFolders) -> None:
+    # replies, events and mailboxes are consumed with no_ack: nothing to hold back
+    _publish_tasks(folders, 1)
+    with _connection(folders) as connection:
+        queue = _task_queue(connection)
+        with connection.SimpleQueue(queue, no_ack=True) as q:
+            q.get(timeout=2)
+            assert _unacked_files(folders) == []
+    assert _messages(folders, "tasks") == []
+    assert [p.name for p in folders.queue.iterdir()] == []  # no hidden leftovers either
+
+
+def test_a_forked_child_leaves_its_parents_claim_alone(folders: BrokerFolders) -> None:
+    # a prefork pool process inherits the worker's channel: closing it there must neither
+    # put back the parent's messages nor free the parent's lock
+    _publish_tasks(folders, 1)
+    with _connection(folders) as connection, connection.SimpleQueue(_task_queue(connection)) as q:
+        message = q.get(timeout=2)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                connection.default_channel.close()
+            finally:
+                os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert len(_unacked_files(folders)) == 1
+        assert recover_unacked(folders.unacked, folders.queue) == 0  # still locked
+        message.ack()
+    assert _messages(folders, "tasks") == []
+    assert _unacked_files(folders) == []
+
+
+def test_hidden_leftovers_are_pruned(folders: BrokerFolders) -> None:
+    leftover = folders.queue / ".put-1_x.tasks.msg"
+    leftover.write_text("{")
+    _age([leftover], 600)
+    report = prune_stale(folders, max_age=120)
+    assert report.removed_leftovers == 1
+    assert not leftover.exists()

@@ -434,11 +434,11 @@ class Channel(filesystem.Channel):
     def _restore(self, message: Any) -> None:
         """Requeue (reject, recover, close): the fetched file goes back, not a copy of it."""
         path = self._fetched.pop(message.delivery_tag, None)
-        if path is None or self._claim is None or not self._claim.is_mine:
+        if path is None:
             super()._restore(message)
-            return
-        if not requeue(path, self.queue_folder):
-            super()._restore(message)
+        elif self._claim is not None and self._claim.is_mine:
+            requeue(path, self.queue_folder)
+        # else: a forked child closing the channel it inherited; the message is its parent's
 
     def close(self) -> None:
         claim, queue_folder = self._claim, self.queue_folder
