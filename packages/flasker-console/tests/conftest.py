@@ -359,6 +359,11 @@ class HousesSite:
         assert found, "no CSRF token on the console's overview"
         return found.group(1)
 
+    @staticmethod
+    def form(html: str, testid: str) -> dict[str, str]:
+        """The fields a browser submits from the page's form `data-testid=testid`."""
+        return ConsoleSite.form(html, testid)
+
     def cli(self, *args: str) -> Any:
         """`flasker -c CFG *args` through click's runner (exit code 0 asserted)."""
         from click.testing import CliRunner
@@ -418,7 +423,8 @@ def houses(houses_provider: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         admin=HOUSES_ADMIN,
     )
     text = (EXAMPLE / "default.cfg").read_text(encoding="utf-8")
-    text = text.replace(" houses.", f" {package}.").replace("= houses\n", f"= {package}\n")
+    for name in (" houses.", '"houses.', "= houses\n"):  # MODULES, beat_schedule, APP_FOLDER
+        text = text.replace(name, name.replace("houses", package))
     assert "\nDEV_LOGIN = true\n" in text, "the example's [AUTH] section changed"
     text = text.replace("\nDEV_LOGIN = true\n", "\n" + auth) + HOUSES_CONSOLE
     (folder / "default.cfg").write_text(text, encoding="utf-8")
