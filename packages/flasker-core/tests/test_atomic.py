@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flasker import load_config
-from flasker._atomic import atomic_write, locked
+from flasker._atomic import atomic_write, locked, remove_temp_files
 
 OLD = "# the houses project\n[PROJECT]\nNAME = houses\nMODULES = app.models\n"
 NEW = "[PROJECT]\nNAME = villas\n" + "# padding\n" * 10_000
@@ -121,7 +121,7 @@ def test_crash_while_holding_the_lock_does_not_block_the_next_writer(tmp_path: P
 COUNTER = """
 import sys
 from pathlib import Path
-from flasker._atomic import atomic_write, locked
+from flasker._atomic import atomic_write, locked, remove_temp_files
 
 target = Path(sys.argv[1])
 print("ready", flush=True)
@@ -197,3 +197,23 @@ def test_a_symlinked_file_is_written_through_its_link(tmp_path) -> None:
     atomic_write(link, "[PROJECT]\nNAME = new\n")
     assert link.is_symlink()
     assert target.read_text() == "[PROJECT]\nNAME = new\n"
+
+
+def test_temp_files_left_by_a_killed_writer_are_removed_and_nothing_else(tmp_path) -> None:
+    folder = tmp_path / "dotfiles"
+    folder.mkdir()
+    target = folder / "default.cfg"
+    target.write_text(OLD)
+    link = tmp_path / "default.cfg"  # the cfg is a link: temp files sit beside its target
+    link.symlink_to(target)
+    result = run_python(CRASH_BEFORE_RENAME, str(link), NEW)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    left = Path(result.stdout.strip())
+    kept = [".default.cfg.backup.tmp", ".other.cfg.abcd1234.tmp", "default.cfg.abcd1234.tmp"]
+    for name in kept:
+        (folder / name).write_text("not flasker's")
+
+    with locked(link):
+        assert remove_temp_files(link) == [left]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, "default.cfg"])
+    assert target.read_text() == OLD

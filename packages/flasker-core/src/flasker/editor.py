@@ -23,7 +23,7 @@ from configupdater.block import Comment
 from configupdater.option import Option
 from configupdater.section import Section
 
-from ._atomic import atomic_write, locked
+from ._atomic import atomic_write, locked, remove_temp_files
 from ._document import parse_text, version_of
 
 #: `version_of(text)`: the content hash a save compares against (public for the console).
@@ -133,7 +133,10 @@ class ConfigDocument:
         return parse_config(self.text, self.path, environ)
 
     def save(self, environ: Mapping[str, str] | None = None) -> Config:
-        """Validate, then atomically replace the file unless it changed since it was opened."""
+        """Validate, then atomically replace the file unless it changed since it was opened.
+
+        A process killed at any moment of a save leaves the old file or the new one, byte for
+        byte; the temp file a kill before the rename leaves is removed by the next save."""
         config = self.validate(environ)
         text = self.text
         if not self.path.exists():
@@ -145,6 +148,7 @@ class ConfigDocument:
             current_version = version_of(current)
             if current_version != self.version:
                 raise StaleConfigError(str(self.path), self.version, current_version, current)
+            remove_temp_files(self.path)  # left by a save that was killed before its rename
             atomic_write(self.path, text)
         self.base_text = text
         self.version = version_of(text)
