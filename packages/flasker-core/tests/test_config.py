@@ -546,3 +546,26 @@ def test_common_engine_arguments_are_typed_at_their_line(tmp_path) -> None:
     assert str(raised.value) == f"{cfg}:4: [ENGINE] pool_size: expected a whole number, got 'many'"
     cfg.write_text("[PROJECT]\nNAME = x\n[ENGINE]\npool_size = 5\nECHO = yes\nsslmode = require\n")
     assert dict(load_config(cfg).engine) == {"pool_size": 5, "echo": True, "sslmode": "require"}
+
+
+# -- found by hypothesis (test_config_fuzz.py, issue 10) ------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "environ"),
+    [
+        ("[APP]\nPAGE_SIZE = " + "9" * 5000 + "\n", {}),
+        ("[CELERY]\nworker_concurrency = -" + "9" * 5000 + "\n", {}),
+        ("[CACHE]\nDEFAULT_TIMEOUT = " + "9" * 5000 + "\n", {}),
+        ("[PROJECT]\nNAME = n\n", {"FLASKER__APP__PAGE_SIZE": "9" * 5000}),
+    ],
+)
+def test_a_number_too_long_for_python_is_a_config_error(
+    tmp_path: Path, text: str, environ: dict[str, str]
+) -> None:
+    """Python refuses to read an int of more than 4300 digits with a ValueError, which went
+    through the loader instead of becoming a ConfigError."""
+    error = problems_of(tmp_path, text, environ)
+    assert "at most 4300 digits, got one of 5000 digits" in str(error)
+
+
+def test_a_long_number_python_can_read_is_still_a_number(tmp_path: Path) -> None:
+    assert load(tmp_path, "[APP]\nBIG = " + "9" * 4300 + "\n").app["BIG"] == int("9" * 4300)

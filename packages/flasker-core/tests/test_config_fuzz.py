@@ -95,6 +95,12 @@ VALUE = st.one_of(
     REFERENCE,
     TEXTISH,
     st.lists(st.one_of(TEXTISH, REFERENCE), min_size=2, max_size=4).map("".join),
+    # longer than Python reads (4300 digits) or than any int or float type holds
+    st.tuples(st.sampled_from(["", "-", "+"]), st.integers(4000, 5000)).map(
+        lambda t: t[0] + "9" * t[1]
+    ),
+    st.integers(-(10**40), 10**40).map(str),
+    st.sampled_from(["1e400", "-1e400", "1" * 400 + ".5", "[" * 300 + "]" * 300]),
 )  # fmt: skip
 
 

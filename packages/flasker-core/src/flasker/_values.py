@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,9 +70,17 @@ def to_bool(text: str) -> bool:
 
 
 def to_int(text: str) -> int:
+    digits = text.strip().replace("_", "")
     try:
-        return int(text.strip().replace("_", ""))
+        return int(digits)
     except ValueError:
+        limit = sys.get_int_max_str_digits()
+        if limit and re.fullmatch(r"[-+]?\d+", digits) and len(digits.lstrip("+-")) > limit:
+            # Python refuses to read so many digits (a guard against denial of service)
+            raise ValueProblem(
+                f"expected a whole number of at most {limit} digits, got one of "
+                f"{len(digits.lstrip('+-'))} digits"
+            ) from None
         raise ValueProblem(f"expected a whole number, got {text!r}") from None
 
 
@@ -117,7 +126,7 @@ def guess(text: str) -> Any:
     if word in ("none", "null"):
         return None
     if re.fullmatch(r"[-+]?\d+", stripped):
-        return int(stripped)
+        return to_int(stripped)
     if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?", stripped):
         return float(stripped)
     if stripped[:1] in "[{":
