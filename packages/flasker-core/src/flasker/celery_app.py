@@ -7,6 +7,7 @@ session. With no `broker_url` the project uses the embedded on-disk broker (see 
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
     from .project import Project
 
 #: Defaults flasker sets unless the cfg says otherwise: the console shows STARTED and
-#: arguments, a worker started before its broker keeps retrying instead of crashing, and
-#: monitors see task events without `-E`.
+#: arguments, a worker started before its broker keeps retrying instead of crashing, monitors
+#: see task events without `-E`, and no task is lost when a worker dies (at-least-once).
 DEFAULTS: dict[str, Any] = {
     "task_track_started": True,
     "result_extended": True,
@@ -28,6 +29,20 @@ DEFAULTS: dict[str, Any] = {
     # task events on by default: Flower and the console show tasks as they run
     "worker_send_task_events": True,
     "task_send_sent_event": True,
+    # At-least-once. A task's message is acknowledged when the task has finished, not when a
+    # worker fetched it, so a worker killed mid-task (OOM killer, SIGKILL, power loss) leaves
+    # it to be delivered again: Redis re-queues it after `visibility_timeout` (kombu's default,
+    # an hour, kept on purpose: a task running or waiting for its ETA longer than that would
+    # be run twice), the embedded broker when the next worker starts, RabbitMQ at once. A task
+    # that raises is still acknowledged (failed, not retried).
+    "task_acks_late": True,
+    # A pool process that dies mid-task (the worker lives on) re-queues the task...
+    "task_reject_on_worker_lost": True,
+    # ...as a retry: after the task's default_retry_delay, at most max_retries times, then
+    # FAILURE (WorkerLostError). A "poison" task that kills its process every time stops
+    # there instead of looping forever. (One that kills the whole worker is redelivered at
+    # each restart: the broker has no counter for that.)
+    "task_retry_on_worker_lost": True,
 }
 
 
@@ -93,6 +108,31 @@ class ProjectCelery(Celery):
     def task(self, *args: Any, **opts: Any) -> Any:
         opts.setdefault("shared", False)
         return super().task(*args, **opts)
+
+    def _get_backend(self) -> Any:
+        backend = super()._get_backend()
+        _shorten_result_subscription(backend)
+        return backend
+
+
+#: Retries of a process that sends tasks (a web server) when it subscribes to a task's result
+#: on a Redis result backend that does not answer. Celery's own policy (20 retries a second
+#: apart) held a request ~20 s while Redis restarted; this gives up after ~1.5 s, the request
+#: answers 503 (`_broker_errors`), and the next send subscribes again. A worker's result writes
+#: keep Celery's policy (they never go through this).
+RESULT_SUBSCRIBE_RETRY = {
+    "max_retries": 3,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+
+
+def _shorten_result_subscription(backend: Any) -> None:
+    consumer = getattr(backend, "result_consumer", None)
+    ensure = getattr(backend, "ensure", None)
+    if consumer is not None and ensure is not None and hasattr(consumer, "_ensure"):
+        consumer._ensure = functools.partial(ensure, **RESULT_SUBSCRIBE_RETRY)
 
 
 def _in_request_of(project: Project) -> bool:
