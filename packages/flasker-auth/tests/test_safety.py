@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from flasker_auth.safety import cross_origin_problem
+from flasker_auth.safety import cross_origin_problem, safe_next
 
 OFF_SITE = [
     "//evil.example",
@@ -123,3 +123,17 @@ def test_a_change_from_this_site_passes(
 ) -> None:
     trusted = ["https://houses.example.com/"]  # EXTERNAL_URL behind a proxy rewriting Host
     assert cross_origin_problem(sec_fetch_site, origin, host, trusted) is None
+
+
+@pytest.mark.parametrize(
+    "target", ["/%2F%2Fevil.example", "/%2f/evil.example", "/%5Cevil.example", "/%0A/evil.example"]
+)
+def test_a_next_that_decodes_to_another_site_is_dropped(target: str) -> None:
+    """Regression (issue 10): `/%2F%2Fevil.example` passed, and is `//evil.example` to any proxy
+    or server that decodes the path once before the browser follows it."""
+    assert safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("target", ["/files/a%2Fb", "/search?q=%2F%2Fx", "/caf%C3%A9", "/a%20b"])
+def test_an_encoded_path_on_this_site_is_kept(target: str) -> None:
+    assert safe_next(target) == target

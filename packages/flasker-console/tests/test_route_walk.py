@@ -9,6 +9,7 @@ asserts what an attacker probing the site would see:
   endpoints declared public (static files and the sign-in routes themselves);
 - viewer: never a success (2xx or a redirect after a change) for an unsafe method on the
   console or the API, even with a valid CSRF token;
+- every redirect stays on the site;
 - nobody ever gets a 500, and a refused request (4xx, or the anonymous redirect) changes
   nothing: not the cfg file, not a row of any table, not the task queue.
 """
@@ -137,6 +138,12 @@ def walked(houses: Any) -> dict[str, list[tuple[str, str, str, int]]]:
 def check(role: str, endpoint: str, method: str, path: str, response: Any, where: str) -> list[str]:
     """What `role` must see for this request (an empty list when it does)."""
     status = response.status_code
+    for header in ("Location", "HX-Redirect"):
+        target = urlsplit(response.headers.get(header, "/"))
+        if endpoint == "flasker_auth.login" and target.path == "/authorize":
+            continue  # the one way off the site: to the sign-in provider
+        if target.netloc not in ("", "localhost") or not target.path.startswith("/"):
+            return [f"{where}: {header} leaves the site: {response.headers[header]!r}"]
     if role == "anonymous" and endpoint not in PUBLIC:
         if path.startswith("/api/"):
             if status != 401 or response.mimetype != PROBLEM:

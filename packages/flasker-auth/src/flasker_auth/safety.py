@@ -3,7 +3,8 @@
 - `safe_next`: where a sign-in may send the browser afterwards. flasker 0.1 redirected to any
   `next`, an open redirect. Only a path on this site passes: it starts with one `/`, has no
   scheme or host, no backslash (browsers read `/\\evil` as `//evil`) and no control character
-  (a tab or newline inside `//` is dropped by browsers).
+  (a tab or newline inside `//` is dropped by browsers), nor once percent-decoded
+  (`/%2F%2Fevil` is `//evil` to whatever decodes the path before a browser sees it).
 - `cross_origin_problem`: whether an unsafe request came from a page of another site (the
   guard refuses it with a 403 even with a valid CSRF token).
 
@@ -13,7 +14,7 @@ Pure functions, no Flask.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -35,6 +36,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     except ValueError:
         return default
     if parts.scheme or parts.netloc:
+        return default
+    decoded = unquote(parts.path)  # what a proxy or server decoding the path once would see
+    if decoded.startswith(("//", "/\\")) or any(ord(char) < 0x20 for char in decoded):
         return default
     return target
 
