@@ -123,11 +123,21 @@ class Report:
         return "\n".join(lines)
 
 
+#: When the running run's budget ends (time.monotonic()); every wait stops there at the latest.
+_run_deadline = float("inf")
+
+
+def bounded(timeout: float) -> float:
+    """`timeout`, cut to what is left of the run's budget (at least half a second)."""
+    return max(0.5, min(timeout, _run_deadline - time.monotonic()))
+
+
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, log: Path | None) -> Any:
     """Poll `condition` until truthy (returned); StepFailed after `timeout` seconds.
 
     flasker.testing's wait_for() fails a pytest test; a script needs an exception it can catch
     and report in its table, so this is the same loop raising StepFailed."""
+    timeout = bounded(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -174,10 +184,11 @@ class Network:
 
 
 def free_subnet() -> str:
-    """The first 10.213.X.0/24 that no route of the root namespace covers yet."""
+    """A 10.213.X.0/24 that no route of the root namespace covers yet (X from this pid, so
+    two runs started together are unlikely to pick the same one)."""
     routes = ip("-4", "route", "show").stdout
-    for third in range(0, 256):
-        prefix = f"{NETWORK}.{third}."
+    for step in range(256):
+        prefix = f"{NETWORK}.{(os.getpid() + step) % 256}."
         if prefix not in routes:
             return prefix
     raise StepFailed(f"every {NETWORK}.X.0/24 is in use")
@@ -373,6 +384,7 @@ def run_in(
     """A short command (flasker check, db create, auth ...) to completion; StepFailed if not 0."""
     environment = {**os.environ, **env}
     environment.pop("FLASKER_CONFIG", None)
+    timeout = bounded(timeout)
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, env=environment, timeout=timeout
@@ -396,7 +408,9 @@ def csrf_token(page: str) -> str:
 
 def run(report: Report | None = None, echo: Callable[[str], None] = print) -> Report:
     """Build the three hosts, run every step, clean up; the report says what passed."""
+    global _run_deadline
     report = report or Report()
+    _run_deadline = report.started + BUDGET
     stale = remove_stale()
     if stale:
         echo(f"removed what earlier killed runs left: {', '.join(stale)}")
@@ -485,11 +499,14 @@ def _steps(
         # started together: they boot while the auth commands below run
         command = flasker(network, "web", cfg, "server", "--prod", "--host", web)
         command += ["--port", str(WEB_PORT), "--workers", "2"]
-        stack.enter_context(background(command, server_log, env=env))
+        processes = [stack.enter_context(background(command, server_log, env=env))]
         for name, log in worker_logs.items():
             command = flasker(network, "workers", cfg, "worker", "-n", f"{name}@workers")
             command += ["--concurrency", "1"]
-            stack.enter_context(background(command, log, env=env))
+            processes.append(stack.enter_context(background(command, log, env=env)))
+        # at the end, SIGTERM all three at once, so their shutdowns overlap (background()
+        # then waits for each); the data services stop after them
+        stack.callback(terminate, processes)
         step.detail = "gunicorn -w 2; w1@workers, w2@workers --concurrency 1"
 
     with report.step("auth user add + token create", "web") as step:
@@ -578,6 +595,12 @@ def _steps(
         if len(warm) != 2:
             raise StepFailed(f"warm shutdown logged by {warm or 'no worker'}, not both")
         step.detail = "both workers logged Warm shutdown"
+
+
+def terminate(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
 
 
 def session_cookie(cfg: str, email: str) -> str:
