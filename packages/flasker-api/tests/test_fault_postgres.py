@@ -4,10 +4,13 @@ recovery without a restart.
 A real `flasker server --prod` (gunicorn, 2 processes of 4 threads) serves a project with the
 API on a fresh PostgreSQL database. Client threads send pages, includes and POSTs of new rows
 with unique keys, while an admin connection terminates every backend of that database
-(`pg_terminate_backend`) again and again. Every answer must be a success or a 503
-problem+json with `Retry-After` (never a 500, never a traceback); every POST answered 201 is
-stored exactly once, every POST answered "nothing was stored" is absent; once the kills stop,
-every request succeeds again with the same server processes.
+(`pg_terminate_backend`) again and again, with pool_pre_ping (the default) and without. Every
+answer must be a success or a 503 with `Retry-After` (problem+json from the API, werkzeug's
+page from the app's own views; never a 500, never a traceback, in the answer or the log).
+Every POST answered 201 is stored exactly once, every POST answered "nothing of this request
+was stored" is absent; one answered "may or may not be stored" (the connection died during its
+COMMIT) is counted, stored or not. Once the kills stop, every request succeeds again with the
+same server processes.
 
 Figures (requests, 503s, recovery) are printed with `-s`. The tests after it check the same
 answers in-process, one fault at a time.
