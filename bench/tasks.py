@@ -25,9 +25,11 @@ CPU is ours alone), and RabbitMQ's `beam.smp` (shared with whatever else uses th
 RabbitMQ). RabbitMQ runs use a vhost of their own (`rabbitmqctl add_vhost`, deleted at the end).
 
 Set-ups (rows): `defaults` = flasker's Celery defaults (task events on, sent events,
-track_started, result_extended, results in Redis); `no events` = the same without task events;
-`lean` = no events and `task_ignore_result` (no result written); `lean, prefetch 64` (default
-4); `prefork -c K` = one worker process with a prefork pool of K children, defaults.
+track_started, result_extended, task_acks_late; results in Redis); `no events` = the same
+without task events; `lean` = no events and `task_ignore_result` (no result written);
+`lean, prefetch 64` (Celery's default is 4); `lean, early ack` = lean with task_acks_late off;
+`prefork -c K` = one worker process with a prefork pool of K children, defaults. Redis runs
+every set-up; RabbitMQ runs `defaults` and `lean` (`--setup` chooses for both).
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ NOTES = """
 procs = worker processes running tasks (solo: that many `flasker worker --pool solo`; prefork:
 one `flasker worker --pool prefork -c K`, plus its parent). x 1 = tasks/s over the 1-process
 row; step = over the row above (1->2, 2->4). cpu: % of one core over the run (2 cores = 200%):
-workers (with prefork children), redis = this script's own redis-server (broker and/or results),
+workers (with prefork children; "(main)" = without them: a prefork pool's parent, which does
+all of the pool's broker I/O), redis = this script's own redis-server (broker and/or results),
 rabbit = the machine's RabbitMQ (shared), all = every process on the machine (/proc/stat),
 other work included."""
 
@@ -154,9 +157,21 @@ SETUPS = {
             "worker_prefetch_multiplier": "64",
         },
     ),
+    "lean, early ack": Setup(
+        "lean, early ack",
+        {
+            "result_backend": "{results}",
+            "worker_send_task_events": "false",
+            "task_send_sent_event": "false",
+            "task_ignore_result": "true",
+            "task_acks_late": "false",
+        },
+    ),
     "prefork -c K": Setup("prefork -c K", {"result_backend": "{results}"}, pool="prefork"),
 }
 QUICK = ("defaults", "lean")
+#: What each broker runs by default (RabbitMQ fewer, to keep the whole run bounded).
+DEFAULT_SETUPS = {"redis": list(SETUPS), "rabbitmq": list(QUICK)}
 
 
 @dataclass
@@ -375,11 +390,14 @@ def guarded_run(
         meter = CpuMeter(
             {
                 "workers": lambda: [pid for p in processes for pid in descendants(p.pid)],
+                "main": lambda: [p.pid for p in processes],
                 "redis": lambda: [redis_pid],
                 "rabbitmq": beam_pids,
             }
         )
-        return one_run(app, names, marks_folder, count, ignore, meter, timeout=180)
+        run = one_run(app, names, marks_folder, count, ignore, meter, timeout=180)
+        run.workers = workers_count  # a prefork worker is one name for K processes
+        return run
     except Exception as error:
         return Run(workers_count, error=f"{type(error).__name__}: {error}"[:300])
 
@@ -389,7 +407,7 @@ def print_table(broker_name: str, rows: dict[str, list[Run]], count: int, load: 
     print(f"\n{broker_name}: {count:,} tasks a run - {load}")
     head = (
         f"{'set-up':<20} {'procs':>5} {'tasks/s':>8} {'seconds':>7} {'x 1':>6} {'step':>6} "
-        f"{'cpu workers':>11} {'cpu redis':>9} {'cpu rabbit':>10} {'cpu all':>7}"
+        f"{'cpu workers':>11} {'(main)':>7} {'cpu redis':>9} {'cpu rabbit':>10} {'cpu all':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -408,8 +426,8 @@ def print_table(broker_name: str, rows: dict[str, list[Run]], count: int, load: 
             rabbit = f"{cpu['rabbitmq']:>9.0f}%" if "amqp" in broker_name.lower() else ""
             print(
                 f"{name:<20} {run.workers:>5} {run.tasks_per_s:>8.0f} {run.seconds:>7.2f} "
-                f"{scale:>6} {step:>6} {cpu['workers']:>10.0f}% {cpu['redis']:>8.0f}% "
-                f"{rabbit:>10} {cpu['machine']:>6.0f}%"
+                f"{scale:>6} {step:>6} {cpu['workers']:>10.0f}% {cpu['main']:>6.0f}% "
+                f"{cpu['redis']:>8.0f}% {rabbit:>10} {cpu['machine']:>6.0f}%"
             )
             previous = run
 
@@ -424,7 +442,6 @@ def main() -> None:
     )
     args = parser.parse_args()
     count = args.tasks or (1000 if args.quick else 2000)
-    chosen = args.setup or (list(QUICK) if args.quick else list(SETUPS))
     brokers = [args.only] if args.only else ["redis", "rabbitmq"]
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
@@ -438,6 +455,7 @@ def main() -> None:
                 label = f"RabbitMQ 127.0.0.1:5672 (own vhost; results in {redis.url}/1)"
                 broker = stack.enter_context(rabbit_vhost())
             rows: dict[str, list[Run]] = {}
+            chosen = args.setup or (list(QUICK) if args.quick else DEFAULT_SETUPS[broker_name])
             for name in chosen:
                 setup = SETUPS[name]
                 print(f"[{broker_name}] {name} ...", file=sys.stderr, flush=True)
