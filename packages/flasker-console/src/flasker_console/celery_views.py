@@ -9,6 +9,7 @@ consumers and warm shutdown for admins. The tasks page also lists the beat sched
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -141,31 +142,37 @@ def _after_change(project: Any, row: Any, message: str) -> Any:
 
 
 # -- workers --------------------------------------------------------------------------------
-def _snapshot(project: Any) -> remote.WorkersView:
+def _snapshot() -> remote.WorkersView:
+    """The process's shared table (roster.py), with load averages from the workers'
+    heartbeats (`inspect stats` has none), on copies: the shared view is never changed."""
     manager = _manager()
-    view = remote.snapshot(
-        project, manager.seen_workers, manager.inspect_timeout, manager.check_timeout
-    )
+    view = manager.workers_roster().view()
     listener = manager.event_listener()
-    if listener is not None:
-        # load averages come with the workers' heartbeats, not with `inspect stats`
-        loads = {seen.hostname: seen.loadavg for seen in listener.status().workers}
-        for worker in view.workers:
-            if worker.online and not worker.load and loads.get(worker.hostname):
-                worker.load = list(loads[worker.hostname])
-    return view
+    if listener is None:
+        return view
+    loads = {seen.hostname: seen.loadavg for seen in listener.status().workers}
+    workers = [
+        replace(worker, load=list(loads[worker.hostname]))
+        if worker.online and not worker.load and loads.get(worker.hostname)
+        else worker
+        for worker in view.workers
+    ]
+    return replace(view, workers=workers)
+
+
+def _forget_workers() -> None:
+    """A worker action changed what the table shows: the next refresh asks the workers."""
+    _manager().workers_roster().forget()
 
 
 def workers_page() -> Any:
-    project = _project()
-    return render_template("flasker_console/workers.html", view=_snapshot(project))
+    return render_template("flasker_console/workers.html", view=_snapshot())
 
 
 def workers_table() -> Any:
     if not _htmx():
         return redirect(url_for(".workers"))
-    view = _snapshot(_project())
-    return render_template("flasker_console/partials/workers_table.html", view=view)
+    return render_template("flasker_console/partials/workers_table.html", view=_snapshot())
 
 
 def workers_pool() -> Any:
@@ -183,6 +190,7 @@ def workers_pool() -> Any:
             "flasker_console/worker_confirm.html", hostname=hostname, change=change
         )
     ok, detail = remote.pool_resize(project, hostname, change, _manager().inspect_timeout + 1)
+    _forget_workers()
     verb = "grow" if change > 0 else "shrink"
     message = f"{hostname}: pool {verb}: {detail}"
     if not ok:
@@ -219,9 +227,12 @@ def _consumer_change(add: bool) -> Any:
     manager = _manager()
     hostname = remote.hostname_field(request.form.get("hostname"))
     queue = remote.queue_name(request.form.get("queue"))
-    reply = remote.change_consumer(
-        project, hostname, queue, add, manager.inspect_timeout + 1, manager.check_timeout
-    )
+    try:
+        reply = remote.change_consumer(
+            project, hostname, queue, add, manager.inspect_timeout + 1, manager.check_timeout
+        )
+    finally:
+        _forget_workers()
     activity.record(
         project,
         current_operator().email,
@@ -249,7 +260,12 @@ def workers_shutdown() -> Any:
         return render_template(
             "flasker_console/worker_confirm.html", hostname=hostname, action="shutdown"
         )
-    reply = remote.shutdown(project, hostname, manager.inspect_timeout + 1, manager.check_timeout)
+    try:
+        reply = remote.shutdown(
+            project, hostname, manager.inspect_timeout + 1, manager.check_timeout
+        )
+    finally:
+        _forget_workers()
     activity.record(project, current_operator().email, "worker.shutdown", hostname, reply)
     return _worker_done(f"{hostname}: {reply}.")
 

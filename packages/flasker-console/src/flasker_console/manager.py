@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from flasker.project import Project
 
     from .events import EventListener
+    from .roster import WorkersRoster
 
 EXTENSION = "flasker_console"
 
@@ -74,6 +75,7 @@ class ConsoleManager(Manager):
         self.events = True
         self._listener: EventListener | None = None
         self._listener_lock = threading.Lock()
+        self._roster: WorkersRoster | None = None
 
     def __repr__(self) -> str:
         return f"<ConsoleManager {self.url_prefix or '/'}>"
@@ -126,6 +128,27 @@ class ConsoleManager(Manager):
             if self._listener is None or self._listener.pid != os.getpid():
                 self._listener = EventListener(self.project)
                 self._listener.start()
+
+    # -- the workers table (roster.py) ----------------------------------------------------------
+    def workers_roster(self) -> WorkersRoster:
+        """This process's workers table, shared by every session (a forked child makes its
+        own: the parent's round thread is not in it)."""
+        roster = self._roster
+        if roster is not None and roster.pid == os.getpid():
+            return roster
+        from .roster import WorkersRoster, heard_from
+
+        assert self.project is not None
+        with self._listener_lock:
+            if self._roster is None or self._roster.pid != os.getpid():
+                self._roster = WorkersRoster(
+                    self.project,
+                    self.inspect_timeout,
+                    self.check_timeout,
+                    heard=lambda: heard_from(self.event_listener()),
+                    seen=self.seen_workers,
+                )
+            return self._roster
 
     def stop_listener(self, timeout: float = 5.0) -> None:
         """Stop this process's listener (it writes what it holds first); a later console

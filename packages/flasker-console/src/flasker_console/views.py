@@ -267,13 +267,7 @@ def overview_workers() -> Any:
     """The Workers card's body: who answers now (asked lazily, so the page never waits)."""
     if not htmx:
         return redirect(url_for(".workers"))
-    from .workers import snapshot
-
-    manager = _manager()
-    assert manager.project is not None
-    view = snapshot(
-        manager.project, manager.seen_workers, manager.inspect_timeout, manager.check_timeout
-    )
+    view = _manager().workers_roster().view()  # the workers page's table, shared
     return render_template("flasker_console/partials/overview_workers.html", view=view)
 
 

@@ -1,9 +1,11 @@
 """The workers table: Celery's remote control (`inspect`), asked with short deadlines.
 
 One refresh costs one broker check and three broadcasts (`stats`, `active`, `active_queues`),
-sent side by side: a broadcast without `limit=` waits its whole timeout (nobody knows how many
-workers will answer), so the three together take about one `INSPECT_TIMEOUT`. A broker that
-does not answer is reported within `CHECK_TIMEOUT`; nothing here raises or waits longer.
+sent side by side. A broadcast to everyone waits its whole timeout (nobody knows how many
+workers will answer), so the three together take about one `INSPECT_TIMEOUT`; one addressed to
+named workers (`destination=`) ends as soon as they all replied. A broker that does not answer
+is reported within `CHECK_TIMEOUT`; nothing here raises or waits longer. roster.py decides
+when to ask and whom, once for every session of the process.
 
 Workers seen earlier by this console process and silent now are listed as offline.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -63,11 +65,17 @@ class WorkersView:
 
 
 def snapshot(
-    project: Project, seen: dict[str, datetime], inspect_timeout: float, check_timeout: float
+    project: Project,
+    seen: dict[str, datetime],
+    inspect_timeout: float,
+    check_timeout: float,
+    destination: Sequence[str] | None = None,
 ) -> WorkersView:
     """Every worker that answers now, and those in `seen` (hostname → last seen) that do not.
 
-    `seen` is updated in place (the manager keeps it for the life of the process).
+    `destination`: ask only these workers (Celery then waits for them alone, not for the
+    whole timeout); None asks everyone. `seen` is updated in place (the manager keeps it for
+    the life of the process).
     """
     started = time.monotonic()
     try:
@@ -76,7 +84,7 @@ def snapshot(
         return WorkersView([], False, f"{type(error).__name__}: {error}", 0.0)
     if not broker.ok:
         return _offline(seen, broker.detail, started)
-    answers = _broadcasts(project, inspect_timeout)
+    answers = _broadcasts(project, inspect_timeout, destination)
     problems = [f"{name}: {answer}" for name, answer in answers.items() if isinstance(answer, str)]
     stats = answers.get("stats") if isinstance(answers.get("stats"), dict) else {}
     if problems and not stats:
@@ -130,11 +138,21 @@ def _pool_name(implementation: Any) -> str | None:
     return text.split(":")[0].rsplit(".", 1)[-1]
 
 
-def _broadcasts(project: Project, timeout: float) -> dict[str, Any]:
-    """Run the inspect commands side by side; a failed one's answer is its error text."""
+def _broadcasts(
+    project: Project, timeout: float, destination: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Run the inspect commands side by side; a failed one's answer is its error text.
+
+    With `destination`, kombu collects replies until each named worker answered (its
+    `limit=` is the number of destinations) or the timeout passed."""
+    names = list(destination) if destination else None
 
     def ask(command: str) -> Callable[[], Any]:
-        return lambda: getattr(project.celery.control.inspect(timeout=timeout), command)() or {}
+        def call() -> Any:
+            inspect = project.celery.control.inspect(timeout=timeout, destination=names)
+            return getattr(inspect, command)() or {}
+
+        return call
 
     return side_by_side({command: ask(command) for command in COMMANDS}, timeout, grace=2.0)
 
