@@ -3,22 +3,24 @@
     uv run python bench/server_load.py                  # PostgreSQL, ~1.5 minutes
     uv run python bench/server_load.py --db sqlite      # the example's own SQLite file
     uv run python bench/server_load.py --db both        # both tables, ~3 minutes
-    uv run python bench/server_load.py --seconds 3 --connections 16
+    uv run python bench/server_load.py --seconds 2 --connections 16
 
 Issue 10 ("Load and scale-out"). A copy of examples/houses, auth left on, is served by
-`flasker server --prod -w 1` and then `-w 2` (gunicorn gthread workers, 4 threads each, the
-access log on: flasker's production set-up as shipped). SECRET_KEY comes from the environment,
-as --prod requires; `--no-worker` leaves out the embedded Celery worker, which no request here
-uses. The database holds the example's seed plus 1,000 houses x 10 cats. Requests carry an API
-token made the way a user makes one (`flasker auth user add bench@example.test --role admin`,
-then `flasker auth token create --scopes api:read,api:write`).
+`flasker server --prod -w 1` and `-w 2` at once (gunicorn gthread workers, 4 threads each, the
+access log on: flasker's production set-up as shipped); each workload loads one server at a
+time, in the order -w 1, 2, 2, 1, so a machine that gets busier meanwhile weighs on both
+alike. SECRET_KEY comes from the environment, as --prod requires; `--no-worker` leaves out the
+embedded Celery worker, which no request here uses. The database holds the example's seed
+plus 1,000 houses x 10 cats. Requests carry an API token made the way a user makes one
+(`flasker auth user add bench@example.test --role admin`, then `flasker auth token create
+--scopes api:read,api:write`).
 
 wrk (Debian package `wrk`) runs in a second process with a Lua script that counts every
-status and, for the POST, makes each cat's name unique. Each workload gets a warm-up run, then
-a measured run; before it, one request checks the answer's shape (a 302 to the sign-in page
-would otherwise count as a success). Only 2xx answers pass: 0 others are allowed.
-For the POST the script also counts the rows that arrived (rows >= 201 answers: a request
-in flight when wrk stops is not counted by wrk but may be written).
+status and, for the POST, makes each cat's name unique. Each workload gets a warm-up run per
+server, then the measured runs; before them, one request checks the answer's shape (a 302 to
+the sign-in page would otherwise count as a success). Only 2xx answers pass: 0 others are
+allowed. For the POST the script also counts the rows that arrived (rows >= 201 answers: a
+request in flight when wrk stops is not counted by wrk but may be written).
 
 CPU is measured from /proc over each measured run: the gunicorn processes, wrk, and the
 PostgreSQL backends of the benchmark's own database, in % of one core (the machine has 2).
@@ -259,67 +261,121 @@ def run_wrk(
 
 
 # -- a table ---------------------------------------------------------------------------------------
-def measure_server(
+def start_server(cfg: Path, environ: dict[str, str], folder: Path, workers: int) -> LiveServer:
+    """`flasker server --prod -w WORKERS --no-worker`, answering, with all its workers up."""
+    server = LiveServer(
+        cfg, "--prod", "-w", str(workers), "--no-worker",
+        log=folder / f"server-w{workers}.log", env=environ,
+    )  # fmt: skip
+    try:
+        server.start(timeout=90)
+    except ServerFailed:
+        server.stop()
+        raise
+    ready = time.monotonic() + 30
+    while len(descendants(server.process.pid)) < workers + 1 and time.monotonic() < ready:
+        time.sleep(0.1)
+    return server
+
+
+def measure_once(
+    server: LiveServer,
+    name: str,
+    tag: str,
+    token: str,
+    args: argparse.Namespace,
+    script: Path,
+    database: str | None,
+) -> dict[str, Any]:
+    """One measured wrk run of workload `name` against `server`, with its CPU and rows."""
+    method, path, _ = WORKLOADS[name]
+    lua_args = ["post", tag] if method == "POST" else ["get"]
+    before = count_cats(server.url, token) if method == "POST" else 0
+    meter = CpuMeter(
+        {
+            "server": lambda: descendants(server.process.pid),
+            "postgres": lambda: matching(
+                lambda line: (
+                    database is not None
+                    and line.startswith("postgres: ")
+                    and f" {database} " in line
+                )
+            ),
+        }
+    )
+    result = run_wrk(
+        script, server.url + path, token, args.seconds, args.connections, lua_args, meter
+    )
+    result["cpu"] = meter.percent()
+    if method == "POST":
+        result["rows"] = count_cats(server.url, token) - before
+    return result
+
+
+def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs of one server and workload as one row: counts and time summed, p50 the mean of
+    the runs' p50, p99 and max the worst, CPU the mean."""
+    total: dict[str, Any] = {"statuses": {}, "cpu": {}, "duration_us": 0}
+    for key in ("requests", "connect", "read", "write", "timeout", "duration_us", "rows"):
+        if key in results[0]:
+            total[key] = sum(result[key] for result in results)
+    for result in results:
+        for code, count in result["statuses"].items():
+            total["statuses"][code] = total["statuses"].get(code, 0) + count
+    total["p50_us"] = sum(result["p50_us"] for result in results) / len(results)
+    total["p99_us"] = max(result["p99_us"] for result in results)
+    total["max_us"] = max(result["max_us"] for result in results)
+    total["wrk_cpu"] = sum(result["wrk_cpu"] for result in results) / len(results)
+    for key in results[0]["cpu"]:
+        total["cpu"][key] = sum(result["cpu"][key] for result in results) / len(results)
+    return total
+
+
+def measure_servers(
     cfg: Path,
     environ: dict[str, str],
     folder: Path,
-    workers: int,
     token: str,
     args: argparse.Namespace,
     database: str | None,
-) -> dict[str, dict[str, Any]]:
-    server = LiveServer(
-        cfg,
-        "--prod",
-        "-w",
-        str(workers),
-        "--no-worker",
-        log=folder / f"server-w{workers}.log",
-        env=environ,
-    )
-    results: dict[str, dict[str, Any]] = {}
-    try:
-        server.start(timeout=90)
-        ready = time.monotonic() + 30
-        while len(descendants(server.process.pid)) < workers + 1 and time.monotonic() < ready:
-            time.sleep(0.1)
-        script = folder / "wrk.lua"
-        script.write_text(LUA, encoding="utf-8")
-        for name, (method, path, _) in WORKLOADS.items():
-            url = server.url + path
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """Both servers (-w 1 and -w 2) up at once; each workload runs on them in the order
+    1, 2, 2, 1 (so a machine getting busier or quieter meanwhile weighs on both alike)."""
+    script = folder / "wrk.lua"
+    script.write_text(LUA, encoding="utf-8")
+    results: dict[int, dict[str, dict[str, Any]]] = {1: {}, 2: {}}
+    with ExitStack() as stack:
+        servers: dict[int, LiveServer] = {}
+        for workers in (1, 2):
+            print(f"  starting gunicorn -w {workers} ...", file=sys.stderr, flush=True)
             try:
-                check(name, server.url, token)
-                lua_args = ["post", f"w{workers}"] if method == "POST" else ["get"]
-                warm_args = ["post", f"w{workers}warm"] if method == "POST" else ["get"]
-                run_wrk(script, url, token, args.warmup, args.connections, warm_args)
-                before = count_cats(server.url, token) if method == "POST" else 0
-                meter = CpuMeter(
-                    {
-                        "server": lambda: descendants(server.process.pid),
-                        "postgres": lambda: matching(
-                            lambda line: (
-                                database is not None
-                                and line.startswith("postgres: ")
-                                and f" {database} " in line
-                            )
-                        ),
-                    }
-                )
-                result = run_wrk(
-                    script, url, token, args.seconds, args.connections, lua_args, meter
-                )
-                result["cpu"] = meter.percent()
-                if method == "POST":
-                    result["rows"] = count_cats(server.url, token) - before
-                results[name] = result
+                servers[workers] = start_server(cfg, environ, folder, workers)
+            except ServerFailed as error:
+                message = str(error).splitlines()[0]
+                results[workers] = {name: {"error": message} for name in WORKLOADS}
+                print(str(error)[-3000:], file=sys.stderr)
+                continue
+            stack.callback(servers[workers].stop)
+        for name, (method, _, _) in WORKLOADS.items():
+            print(f"  {name} ...", file=sys.stderr, flush=True)
+            runs: dict[int, list[dict[str, Any]]] = {workers: [] for workers in servers}
+            try:
+                for workers, server in servers.items():
+                    check(name, server.url, token)
+                    warm = ["post", f"w{workers}warm"] if method == "POST" else ["get"]
+                    run_wrk(script, server.url + WORKLOADS[name][1], token, args.warmup,
+                            args.connections, warm)  # fmt: skip
+                order = [1, 2, 2, 1] if len(servers) == 2 else list(servers) * 2
+                for number, workers in enumerate(order):
+                    tag = f"w{workers}r{number}"
+                    runs[workers].append(
+                        measure_once(servers[workers], name, tag, token, args, script, database)
+                    )
+                for workers in servers:
+                    results[workers][name] = combine(runs[workers])
             except Exception as error:  # one broken workload is a row, not a crash
-                results[name] = {"error": f"{type(error).__name__}: {error}"}
-    except ServerFailed as error:
-        for name in WORKLOADS:
-            results[name] = {"error": str(error).splitlines()[0]}
-        print(server.output()[-3000:], file=sys.stderr)
-    finally:
-        server.stop()
+                for workers in servers:
+                    results[workers][name] = {"error": f"{type(error).__name__}: {error}"}
     return results
 
 
@@ -386,14 +442,12 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> list[
     print(f"[{kind}] filling {HOUSES:,} houses x {CATS_PER_HOUSE} cats ...", file=sys.stderr)
     fill(cfg, environ)
     token = make_token(cfg, environ)
-    runs = {}
-    for workers in (1, 2):
-        print(f"[{kind}] gunicorn -w {workers} ...", file=sys.stderr, flush=True)
-        runs[workers] = measure_server(cfg, environ, folder, workers, token, args, database)
+    runs = measure_servers(cfg, environ, folder, token, args, database)
     db_text = "PostgreSQL 127.0.0.1:5432" if kind == "postgres" else "SQLite (the example's file)"
     label = (
         f"flasker server --prod, {db_text}; wrk -t2 -c{args.connections}, "
-        f"{args.seconds:g} s per run after {args.warmup:g} s warm-up"
+        f"2 runs of {args.seconds:g} s per server and workload (order -w 1, 2, 2, 1) after "
+        f"{args.warmup:g} s warm-up"
     )
     return print_table(label, runs, loadavg())
 
@@ -407,7 +461,7 @@ def main() -> None:
         help="database under the example (default: postgres)",
     )
     parser.add_argument(
-        "--seconds", type=float, default=5.0, help="measured run, whole seconds (default 5)"
+        "--seconds", type=float, default=4.0, help="measured run, whole seconds (default 4)"
     )
     parser.add_argument(
         "--warmup", type=float, default=1.0, help="warm-up run, whole seconds (default 1)"
