@@ -148,3 +148,25 @@ class DatabaseUnavailableError(FlaskerError, ServiceUnavailable):
                 f"send it again in {self.retry_after_seconds} s"
             )
         super().__init__(description, retry_after=self.retry_after_seconds)
+
+
+class BrokerUnavailableError(FlaskerError, ServiceUnavailable):
+    """The task broker (or the result backend beside it) cannot be reached now: it is
+    restarting, or the network to it is cut. A view that sends a task then answers 503 with
+    `Retry-After` instead of a 500: the server is sound and reconnects by itself.
+
+        raise BrokerUnavailableError("redis", "the connection was refused or lost")
+    """
+
+    code = 503
+    #: Seconds the client is asked to wait before it sends the request again.
+    retry_after_seconds = 5
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(
+            f"the task broker ({kind}) is unavailable ({reason}): the task was not sent; "
+            f"send the request again in {self.retry_after_seconds} s",
+            retry_after=self.retry_after_seconds,
+        )

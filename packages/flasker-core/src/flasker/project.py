@@ -66,6 +66,7 @@ class Project:
         from flask import Flask
 
         from ._assets import init_assets
+        from ._broker_errors import attach_broker_errors
         from .json import OrjsonProvider
 
         config = self.config
@@ -87,6 +88,7 @@ class Project:
         app.config.update(config.app)
         app.extensions["flasker"] = self
         self._attach_session_lifecycle(app)
+        attach_broker_errors(app, self)  # a view sending a task while the broker is away: 503
         return app
 
     @cached_property

@@ -1,0 +1,109 @@
+"""A broker that cannot be reached answers 503, not 500.
+
+A view that sends a task (`task.delay()`) while Redis or RabbitMQ restarts meets one of:
+kombu's `OperationalError` (publishing gave up), the Redis client's own `ConnectionError` or
+`TimeoutError`, or Celery's `RuntimeError` "Retry limit exceeded while trying to reconnect to
+the Celery result store" (the Redis result backend subscribes to a task's result as the task
+is sent; its message says to restart the application, which is not needed: the next send
+opens a new subscription). None of them is a bug in the server, and the next request after
+the broker is back works. So the app answers them as it answers a database outage: 503 with
+`Retry-After`, through the app's handler of HTTP errors (the API's problem+json, else
+werkzeug's page), logged in one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import BrokerUnavailableError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .project import Project
+
+logger = logging.getLogger("flasker")
+
+#: What Celery's Redis result backend says when it cannot subscribe to a task's result.
+_RESULT_STORE_GAVE_UP = "reconnect to the Celery result store"
+
+
+def _connection_error_classes() -> tuple[type[BaseException], ...]:
+    """The errors that mean "the broker did not answer". kombu's come with Celery (light to
+    import); the Redis client's only once it is imported (it takes a while, and a project on
+    another broker never needs it)."""
+    import sys
+
+    from amqp.exceptions import ConnectionError as AmqpConnectionError
+    from kombu.exceptions import OperationalError
+
+    classes: list[type[BaseException]] = [OperationalError, AmqpConnectionError]
+    redis_exceptions = sys.modules.get("redis.exceptions")
+    if redis_exceptions is not None:
+        classes += [redis_exceptions.ConnectionError, redis_exceptions.TimeoutError]
+    return tuple(classes)
+
+
+def broker_unavailable(project: Project, error: BaseException) -> BrokerUnavailableError | None:
+    """The 503 to answer for `error`, or None when it is not the broker being unreachable.
+
+    The reason is a category, never the client's text (that names hosts and ports)."""
+    classes = _connection_error_classes()
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, classes) or (
+            isinstance(current, RuntimeError) and _RESULT_STORE_GAVE_UP in str(current)
+        ):
+            reason = (
+                "it did not answer in time"
+                if "timeout" in type(current).__name__.lower()
+                else "the connection was refused or lost"
+            )
+            return BrokerUnavailableError(_broker_kind(project), reason)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _broker_kind(project: Project) -> str:
+    url = str(project.config.celery.get("broker_url") or "")
+    scheme = url.split("://", 1)[0].split("+")[-1] if "://" in url else ""
+    return scheme or "embedded"
+
+
+def attach_broker_errors(app: Flask, project: Project) -> None:
+    """Register the 503 answer for the broker's connection errors on `app`; any other error of
+    the same classes goes on as if this handler did not exist."""
+    # a Redis error reaches a view wrapped in one of these (kombu wraps what publishing
+    # raises; Celery's result backend raises RuntimeError from it)
+    classes = (*_connection_error_classes(), RuntimeError)
+
+    def handle(error: Exception) -> Any:
+        from flask import request
+
+        unavailable = broker_unavailable(project, error)
+        if unavailable is None:
+            return _pass_on(app, error, type(error))
+        logger.warning(
+            "task broker unavailable, answered 503 to %s %s: %s",
+            request.method,
+            request.path,
+            type(error).__name__,
+        )
+        return app.handle_http_exception(unavailable)
+
+    for cls in classes:
+        app.register_error_handler(cls, handle)
+
+
+def _pass_on(app: Flask, error: Exception, registered: type[BaseException]) -> Any:
+    """Hand `error` to the app's handler of a wider class (Exception) if there is one, else
+    re-raise it (a 500, logged by Flask)."""
+    handlers = app.error_handler_spec.get(None, {}).get(None, {})
+    ours = set(_connection_error_classes()) | {RuntimeError}
+    for cls in type(error).__mro__[1:]:
+        if cls in handlers and cls not in ours:
+            return handlers[cls](error)
+    raise error
