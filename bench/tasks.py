@@ -27,7 +27,8 @@ RabbitMQ). RabbitMQ runs use a vhost of their own (`rabbitmqctl add_vhost`, dele
 Set-ups (rows): `defaults` = flasker's Celery defaults (task events on, sent events,
 track_started, result_extended, task_acks_late; results in Redis); `no events` = the same
 without task events; `lean` = no events and `task_ignore_result` (no result written);
-`lean, prefetch 64` (Celery's default is 4); `lean, early ack` = lean with task_acks_late off;
+`lean, no backend` = no events and no result_backend at all; `lean, prefetch 64` (Celery's
+default is 4); `lean, early ack` = lean with task_acks_late off;
 `prefork -c K` = one worker process with a prefork pool of K children, defaults. Redis runs
 every set-up; RabbitMQ runs `defaults` and `lean` (`--setup` chooses for both).
 """
@@ -157,6 +158,10 @@ SETUPS = {
             "worker_prefetch_multiplier": "64",
         },
     ),
+    "lean, no backend": Setup(
+        "lean, no backend",
+        {"worker_send_task_events": "false", "task_send_sent_event": "false"},
+    ),
     "lean, early ack": Setup(
         "lean, early ack",
         {
@@ -219,7 +224,8 @@ def client_app(broker: str, results: str, setup: Setup) -> Any:
     """A plain Celery app to publish and send control commands with the set-up's options."""
     from celery import Celery
 
-    app = Celery("bench-client", broker=broker, backend=results, set_as_current=False)
+    backend = results if "result_backend" in setup.settings else None
+    app = Celery("bench-client", broker=broker, backend=backend, set_as_current=False)
     sent_events = setup.settings.get("task_send_sent_event", "true") == "true"
     app.conf.update(task_send_sent_event=sent_events, broker_connection_retry_on_startup=True)
     return app
@@ -329,7 +335,9 @@ def measure_setup(
     marks_folder = project / "marks"
     marks_folder.mkdir()
     app = client_app(broker, results, setup)
-    ignore = setup.settings.get("task_ignore_result") == "true"
+    ignore = setup.settings.get("task_ignore_result") == "true" or (
+        "result_backend" not in setup.settings
+    )
     runs: list[Run] = []
     try:
         if setup.pool == "prefork":
