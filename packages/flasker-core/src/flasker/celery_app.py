@@ -85,6 +85,9 @@ def make_celery(project: Project) -> Celery:
         folders.create()
         settings.update(folders.celery_settings())
     settings.update(config.celery)
+    if _is_redis_url(settings.get("broker_url")) and "broker_transport" not in settings:
+        # puts back what a worker had fetched when Redis restarted (see _redis_transport)
+        settings["broker_transport"] = REDIS_TRANSPORT
     if "beat_schedule_filename" not in settings:
         # beat's state belongs with the project's other state, not in the current folder
         config.state_folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +136,14 @@ def _shorten_result_subscription(backend: Any) -> None:
     ensure = getattr(backend, "ensure", None)
     if consumer is not None and ensure is not None and hasattr(consumer, "_ensure"):
         consumer._ensure = functools.partial(ensure, **RESULT_SUBSCRIBE_RETRY)
+
+
+#: kombu's Redis transport, with fetched messages put back after Redis restarts.
+REDIS_TRANSPORT = "flasker._redis_transport:Transport"
+
+
+def _is_redis_url(url: Any) -> bool:
+    return isinstance(url, str) and url.startswith("redis://") and ";" not in url
 
 
 def _in_request_of(project: Project) -> bool:

@@ -12,7 +12,8 @@ Fixtures, all lazy (a test suite that uses none of them pays nothing):
 Helpers: `restored_process_state()` for suites that start several projects in one process,
 `LiveServer` for end-to-end tests against a real `flasker server`, `background()` and
 `worker_process()` for other subprocesses (a real `flasker worker`), `wait_for()` and `log_tail()`
-to wait on them, and `WorkCounter` for the SQL statements and broker calls a request costs.
+to wait on them, `WorkCounter` for the SQL statements and broker calls a request costs, and
+`RedisServer` for fault tests that crash and restart a Redis of their own.
 
 The cfg is `--flasker-config PATH`, else the `flasker_config` ini option, else the CLI's own
 discovery (`$FLASKER_CONFIG`, `default.cfg` here, `[tool.flasker]` in pyproject.toml).
@@ -385,6 +386,75 @@ def wait_for(
             shown = f"; its log:\n{log_tail(log)}" if log is not None else ""
             pytest.fail(f"timed out after {timeout:g} s waiting for {what or condition}{shown}")
         time.sleep(interval)
+
+
+# -- a Redis server a fault test may crash ------------------------------------------------------
+class RedisServer:
+    """`redis-server` on `port` (a free one by default), its data in `folder`, for tests that
+    kill and restart it (never the shared Redis other tests use)::
+
+        server = RedisServer(tmp_path)
+        server.start()
+        server.kill()     # SIGKILL, as a crash would
+        server.start()    # same port, same data
+        server.stop()
+
+    `persistent=True` (the default) keeps an append-only file fsynced on every write, so a
+    SIGKILL loses nothing Redis acknowledged and queued messages survive a restart; False
+    keeps nothing on disk, as the shared servers here are started.
+    """
+
+    def __init__(self, folder: Path, port: int | None = None, persistent: bool = True) -> None:
+        self.folder = Path(folder)
+        self.port = port or free_port()
+        self.persistent = persistent
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.log = self.folder / "redis.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> RedisServer:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        if self.persistent:
+            command += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            command += ["--appendonly", "no"]
+        command += ["--dir", str(self.folder), "--logfile", str(self.log)]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        wait_for(self.answers, timeout, what=f"redis-server on port {self.port}", log=self.log)
+        return self
+
+    def answers(self) -> bool:
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no chance to write anything more."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 # -- what a request costs ----------------------------------------------------------------------
