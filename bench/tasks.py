@@ -19,6 +19,9 @@ module keep, per process and queue, a count and the first start and last end tim
 with one `pwrite` into a small file (microseconds a task; no broker round trip). Throughput =
 N / (last end - first start) over all processes; the run ends when the counts reach N.
 
+Workers log at WARNING: at `flasker worker`'s default INFO, Celery writes two lines a task
+(received, succeeded), which costs a CPU-light task a good part of its time.
+
 CPU is read from /proc over each run: the worker processes (and their pool children), the
 Redis server this script starts for itself on a free port (broker db 0, results db 1, so its
 CPU is ours alone), and RabbitMQ's `beam.smp` (shared with whatever else uses the machine's
