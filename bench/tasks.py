@@ -1,6 +1,6 @@
 """Celery task throughput on Redis and RabbitMQ with 1, 2 and 4 `flasker worker` processes.
 
-    uv run python bench/tasks.py                # every set-up, 2,000 tasks a run, ~3 minutes
+    uv run python bench/tasks.py                # every set-up, 2,000 tasks a run, ~5 minutes
     uv run python bench/tasks.py --quick        # 1,000 tasks, main set-ups only
     uv run python bench/tasks.py -n 4000 --only redis
 
@@ -19,8 +19,8 @@ module keep, per process and queue, a count and the first start and last end tim
 with one `pwrite` into a small file (microseconds a task; no broker round trip). Throughput =
 N / (last end - first start) over all processes; the run ends when the counts reach N.
 
-Workers log at WARNING: at `flasker worker`'s default INFO, Celery writes two lines a task
-(received, succeeded), which costs a CPU-light task a good part of its time.
+Workers log at WARNING, except in `defaults, INFO log`: at `flasker worker`'s default INFO,
+Celery writes two lines a task (received, succeeded) to the worker's output (a file here).
 
 CPU is read from /proc over each run: the worker processes (and their pool children), the
 Redis server this script starts for itself on a free port (broker db 0, results db 1, so its
@@ -28,7 +28,8 @@ CPU is ours alone), and RabbitMQ's `beam.smp` (shared with whatever else uses th
 RabbitMQ). RabbitMQ runs use a vhost of their own (`rabbitmqctl add_vhost`, deleted at the end).
 
 Set-ups (rows): `defaults` = flasker's Celery defaults (task events on, sent events,
-track_started, result_extended, task_acks_late; results in Redis); `no events` = the same
+track_started, result_extended, task_acks_late; results in Redis); `defaults, INFO log` =
+the same with the workers logging at INFO, `flasker worker`'s default; `no events` = the same
 without task events; `lean` = no events and `task_ignore_result` (no result written);
 `lean, no backend` = no events and no result_backend at all; `lean, prefetch 64` (Celery's
 default is 4); `lean, early ack` = lean with task_acks_late off;
@@ -130,10 +131,14 @@ class Setup:
     name: str
     settings: dict[str, str]
     pool: str = "solo"
+    loglevel: str = "WARNING"
 
 
 SETUPS = {
     "defaults": Setup("defaults", {"result_backend": "{results}"}),
+    "defaults, INFO log": Setup(
+        "defaults, INFO log", {"result_backend": "{results}"}, loglevel="INFO"
+    ),
     "no events": Setup(
         "no events",
         {
@@ -303,7 +308,7 @@ def one_run(
 
 @contextlib.contextmanager
 def workers(
-    cfg: Path, folder: Path, count: int, pool: str, marks_folder: Path
+    cfg: Path, folder: Path, count: int, setup: Setup, marks_folder: Path
 ) -> Iterator[tuple[list[str], list[Any], list[Path]]]:
     """`count` solo workers (or one prefork worker of `count` children), each on an idle queue
     of its own; their node names, processes and logs."""
@@ -311,10 +316,11 @@ def workers(
     env = {"BENCH_TASKS_MARKS": str(marks_folder)}
     with contextlib.ExitStack() as stack:
         names, processes, logs = [], [], []
+        pool = setup.pool
         for number in range(1 if pool == "prefork" else count):
             name = f"w{number + 1}.{tag}@bench"
             log = folder / f"worker-{tag}-{number + 1}.log"
-            args = ["-n", name, "-Q", f"idle.{tag}.{number}", "--loglevel", "WARNING"]
+            args = ["-n", name, "-Q", f"idle.{tag}.{number}", "--loglevel", setup.loglevel]
             if pool == "prefork":
                 args += ["--concurrency", str(count)]
             process = stack.enter_context(worker_process(cfg, log, *args, pool=pool, env=env))
@@ -345,7 +351,7 @@ def measure_setup(
     try:
         if setup.pool == "prefork":
             for workers_count in COUNTS:
-                with workers(cfg, project, workers_count, "prefork", marks_folder) as started:
+                with workers(cfg, project, workers_count, setup, marks_folder) as started:
                     names, processes, logs = started
                     runs.append(
                         guarded_run(
@@ -361,7 +367,7 @@ def measure_setup(
                         )
                     )
         else:
-            with workers(cfg, project, max(COUNTS), "solo", marks_folder) as started:
+            with workers(cfg, project, max(COUNTS), setup, marks_folder) as started:
                 names, processes, logs = started
                 for workers_count in COUNTS:
                     runs.append(
