@@ -63,8 +63,11 @@ PURGE_EVERY = 600.0
 FLUSH_EVERY = 1.0
 #: Events kept in memory while the database refuses them; the oldest are dropped beyond it.
 MAX_BUFFER = 10_000
-#: Seconds between reconnection attempts, growing while the broker stays away.
-BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: Seconds between reconnection attempts, growing while the broker stays away. Capped at a
+#: few seconds: the events of tasks that finish before the listener is back are never heard
+#: (they are not queued for a listener that is away), so after a broker restart the chart
+#: misses what the workers did until the next attempt. An attempt costs one connection.
+BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0)
 #: A worker whose last heartbeat is older than this counts as offline (Celery's own expiry).
 HEARTBEAT_EXPIRY = 60.0
 #: Minutes the chart shows.
