@@ -364,6 +364,47 @@ class HousesSite:
         """The fields a browser submits from the page's form `data-testid=testid`."""
         return ConsoleSite.form(html, testid)
 
+    def console_forms(self, client: Any) -> dict[str, tuple[str, dict[str, str]]]:
+        """Console endpoint → (path, fields) of every form the console posts, as its pages give
+        them to `client` (an admin), each set to change something if accepted: save the cfg,
+        send the census task, run the beat entry, create a house through Try-it..."""
+        editor = self.form(client.get("/console/config").get_data(as_text=True), "editor")
+        editor.update({"value:CONSOLE:INSPECT_TIMEOUT": "0.25", "action": "save"})
+        raw = self.form(client.get("/console/config/raw").get_data(as_text=True), "raw-editor")
+        raw.update({"text": raw["text"] + "\n# changed\n", "action": "save"})
+        tasks = client.get("/console/tasks").get_data(as_text=True)
+        census = re.search(r'data-testid="send-([\w.]+\.census)"', tasks)
+        assert census, "no census task on the tasks page"
+        send = self.form(tasks, f"send-{census.group(1)}")
+        token = editor["csrf_token"]
+        task = f"/console/tasks/{uuid.UUID(int=11)}"
+        worker = {"csrf_token": token, "hostname": "celery@nowhere"}
+        confirmed = {**worker, "confirm": "yes"}
+        try_it = {"csrf_token": token, "method": "POST", "path": "/api/houses/"}
+        new = {"folder": "made", "name": "Made", "template": "api", "db_url": "", "broker_url": ""}
+        return {
+            "config_post": ("/console/config", editor),
+            "config_validate": ("/console/config/validate", editor),
+            "config_raw_post": ("/console/config/raw", raw),
+            "config_raw_validate": ("/console/config/raw/validate", raw),
+            "tasks_send": ("/console/tasks", send),
+            "tasks_retry": (f"{task}/retry", {"csrf_token": token}),
+            "tasks_revoke": (f"{task}/revoke", {"csrf_token": token}),
+            "tasks_beat_run": (
+                "/console/tasks/beat/run",
+                {"csrf_token": token, "entry": "nightly-census"},
+            ),
+            "workers_pool": ("/console/workers/pool", {**confirmed, "change": "1"}),
+            "workers_consumer_add": ("/console/workers/consumers", {**worker, "queue": "q1"}),
+            "workers_consumer_cancel": (
+                "/console/workers/consumers/cancel",
+                {**worker, "queue": "celery"},
+            ),
+            "workers_shutdown": ("/console/workers/shutdown", confirmed),
+            "endpoints_try": ("/console/endpoints/try", {**try_it, "body": '{"address": "Made"}'}),
+            "projects_new": ("/console/projects", {"csrf_token": token, **new}),
+        }
+
     def cli(self, *args: str) -> Any:
         """`flasker -c CFG *args` through click's runner (exit code 0 asserted)."""
         from click.testing import CliRunner

@@ -207,8 +207,21 @@ def options_from_form(form: Any) -> tuple[float | None, str | None]:
             raise TaskInputError(f"countdown: expected seconds, got {countdown_text!r}") from None
         if countdown < 0:
             raise TaskInputError("countdown: expected 0 or more seconds")
-    queue = (form.get("queue") or "").strip() or None
-    return countdown or None, queue
+    return countdown or None, _queue(form.get("queue"))
+
+
+def _queue(text: str | None) -> str | None:
+    """The queue field: empty for the task's own queue, else a name the consume form would
+    accept too. Other names reached the broker, where the embedded one failed on them (a
+    space, a slash, a NUL or 300 characters made a 503 with a kombu error, not a sentence)."""
+    if not (text or "").strip():
+        return None
+    from .workers import WorkerInputError, queue_name
+
+    try:
+        return queue_name(text)
+    except WorkerInputError as error:
+        raise TaskInputError(str(error).replace(" to consume from", "")) from None
 
 
 # -- sending --------------------------------------------------------------------------------
