@@ -209,7 +209,8 @@ class Client:
         started = time.monotonic()
         try:
             with self.opener.open(request, timeout=30) as response:
-                return Answer(response.status, response.read().decode(), 0.0)
+                text = response.read().decode()
+                return Answer(response.status, text, time.monotonic() - started)
         except urllib.error.HTTPError as error:
             with error:
                 text = error.read().decode(errors="replace")
@@ -336,6 +337,7 @@ def test_redis_restart_loses_no_queued_task_and_needs_no_restart(
         outage: dict[str, Answer] = {
             "overview": client.get("/console/"),
             "tasks": client.get("/console/tasks"),
+            "tasks alerts": client.htmx("/console/status?alerts=1"),
             "workers": client.get("/console/workers"),
             "workers table": client.htmx("/console/workers/table"),
             "console send": console_send(client, "during-console", token),
@@ -347,7 +349,9 @@ def test_redis_restart_loses_no_queued_task_and_needs_no_restart(
             assert answer.status != 500, (page, answer.text[:800], log_tail(server.log))
             assert answer.seconds < PAGE_LIMIT, (page, answer.seconds)
         assert outage["overview"].status == 200
-        assert "broker" in outage["overview"].text.lower()
+        assert 'data-testid="check-broker" data-ok="false"' in outage["overview"].text
+        assert outage["tasks"].status == 200
+        assert 'data-testid="down-broker"' in outage["tasks alerts"].text
         assert outage["workers"].status == 200
         # the table is shared by every session and refreshed in the background: the next
         # round (within a few seconds) says the broker is down
