@@ -23,6 +23,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "FLASKER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("FLASKER_TEST_REDIS", "redis://127.0.0.1:6379")
+RABBITMQ_URL = os.environ.get("FLASKER_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -86,6 +87,20 @@ def redis_url(worker_id: str) -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    """URL of the RabbitMQ server (guest on the default vhost); tests keep to queues of their
+    own names and delete them."""
+    from kombu import Connection
+
+    with Connection(RABBITMQ_URL, connect_timeout=2) as connection:
+        try:
+            connection.ensure_connection(max_retries=1)
+        except Exception as error:  # kombu wraps socket errors in its own OperationalError
+            service_missing("RabbitMQ at 127.0.0.1:5672", error)
+    return RABBITMQ_URL
 
 
 #: flasker-auth's test OpenID Connect provider (authlib's server components on a loopback port).

@@ -1,4 +1,4 @@
-"""No task is lost when a worker is SIGKILLed: on Redis and on the embedded on-disk broker.
+"""No task is lost when a worker is SIGKILLed: on Redis, RabbitMQ and the embedded on-disk broker.
 
 200 short tasks are queued, a real `flasker worker` (prefork, two pool processes) runs part of
 them and is then killed without warning, and the tasks must all run anyway. Each execution of
@@ -13,7 +13,8 @@ Two faults:
 
 - `group`: the worker's whole process group (main process and pool processes) is SIGKILLed,
   as the OOM killer or a pulled plug would, and a new worker is started. What was fetched but
-  not acknowledged must come back. On Redis kombu re-queues a message that a dead consumer
+  not acknowledged must come back. RabbitMQ gives a dead connection's unacknowledged messages
+  back at once. On Redis kombu re-queues a message that a dead consumer
   left unacknowledged only once it is older than `visibility_timeout` (kombu's default is an
   hour), when some live worker sweeps the unacked index: at its consumer's start and every
   `unacked_restore_interval` x `unacked_restore_throttle` seconds (10 x 10 by default). The
@@ -179,6 +180,12 @@ def setting(request, make_project, tmp_path: Path):
         result_backend = {redis_url}
         broker_transport_options = {REDIS_OPTIONS}
         """
+    elif broker == "rabbitmq":
+        # no result backend: the ledger is the database
+        cfg += f"""
+        broker_url = {request.getfixturevalue("rabbitmq_url")}
+        """
+        request.addfinalizer(lambda: _delete_queue(project, queue))
     project = make_project(cfg, {module: tasks_source()})
     project.db.create_all()
     conf = project.celery.conf
@@ -187,8 +194,20 @@ def setting(request, make_project, tmp_path: Path):
     return broker, project, sys.modules[module]
 
 
+def _delete_queue(project, queue: str) -> None:
+    """A RabbitMQ queue outlives the test (durable): delete it, and its messages if any."""
+    with project.celery.connection_for_write() as connection:
+        connection.default_channel.queue_delete(queue)
+
+
 BROKERS = pytest.mark.parametrize(
-    "setting", [pytest.param("redis", marks=pytest.mark.redis), "embedded"], indirect=True
+    "setting",
+    [
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        "embedded",
+    ],
+    indirect=True,
 )
 
 
