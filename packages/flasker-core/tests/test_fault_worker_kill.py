@@ -185,13 +185,14 @@ def setting(request, make_project, tmp_path: Path):
         cfg += f"""
         broker_url = {request.getfixturevalue("rabbitmq_url")}
         """
-        request.addfinalizer(lambda: _delete_queue(project, queue))
     project = make_project(cfg, {module: tasks_source()})
     project.db.create_all()
     conf = project.celery.conf
     assert conf.task_acks_late is conf.task_reject_on_worker_lost is True
     assert project.config.is_embedded_broker == (broker == "embedded")
-    return broker, project, sys.modules[module]
+    yield broker, project, sys.modules[module]
+    if broker == "rabbitmq":
+        _delete_queue(project, queue)
 
 
 def _delete_queue(project, queue: str) -> None:
