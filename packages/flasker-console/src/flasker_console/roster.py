@@ -102,9 +102,10 @@ class WorkersRoster:
                 age = now - self._view_at
                 if view is not None and age < FRESH_FOR:
                     return view
+                usable = view is not None and age < STALE_FOR
                 if not self._running:
-                    self._start(generation)
-                if view is not None and age < STALE_FOR:
+                    self._start(generation, waited_for=not usable)
+                if usable:
                     return view
                 if now >= deadline:
                     return self._late()
@@ -118,11 +119,14 @@ class WorkersRoster:
             self._view = None
 
     # -- one round ----------------------------------------------------------------------------
-    def _start(self, generation: int) -> None:
-        """Begin a round in a daemon thread (the caller holds the condition)."""
+    def _start(self, generation: int, waited_for: bool) -> None:
+        """Begin a round in a daemon thread (the caller holds the condition). A round that a
+        request waits for asks the expected workers when there are any; the periodic round
+        that asks everyone (and waits the whole timeout) is left to a background refresh."""
         self._running = True
-        full = time.monotonic() - self._last_full >= FULL_EVERY
-        destination = None if full else self._expected()
+        destination = self._expected()
+        if not waited_for and time.monotonic() - self._last_full >= FULL_EVERY:
+            destination = None
         thread = threading.Thread(
             target=self._round,
             args=(generation, destination),
