@@ -122,8 +122,10 @@ FORMS = [
 ]
 
 
-def fuzz(houses: Any, admin: Any, path: str, fields: dict[str, str], where: str) -> list[str]:
-    """Post `fields`; what is wrong with the answer (an empty list when nothing is)."""
+def fuzz(
+    houses: Any, admin: Any, path: str, fields: dict[str, str], field: str, where: str
+) -> list[str]:
+    """Post `fields` (`field` fuzzed); what is wrong with the answer (empty when nothing is)."""
     before = houses.state()
     response = admin.post(
         path,
@@ -131,11 +133,11 @@ def fuzz(houses: Any, admin: Any, path: str, fields: dict[str, str], where: str)
         content_type="application/x-www-form-urlencoded",
         headers={"X-CSRFToken": fields.get("csrf_token", ""), "Origin": "http://localhost"},
     )
-    return answer_problems(houses, response, before, where, fields)
+    return answer_problems(houses, response, before, where, field)
 
 
 def answer_problems(
-    houses: Any, response: Any, before: dict[str, Any], where: str, fields: dict[str, str]
+    houses: Any, response: Any, before: dict[str, Any], where: str, field: str
 ) -> list[str]:
     status = response.status_code
     body = response.get_data(as_text=True)
@@ -150,6 +152,11 @@ def answer_problems(
     for name in ACTIVE:
         if PAYLOADS[name] in body:
             problems.append(f"{where}: {PAYLOADS[name]!r} came back unescaped")
+    # a refusal of the value names the field (the key, for the editor's `value:SECTION:KEY`);
+    # the hidden `base` is not the user's: its refusal says to reload the editor
+    named = "reload" if field == "base" else field.rpartition(":")[2].lower()
+    if status in (400, 422) and named not in body.lower():
+        problems.append(f"{where}: the refusal does not name {named!r}")
     if status >= 400 and houses.state() != before:
         problems.append(f"{where}: refused, yet something changed")
     return problems
@@ -164,7 +171,7 @@ def test_every_field_of_every_form_takes_any_value(
     for field in fields_of(endpoint, form):
         for name, payload in PAYLOADS.items():
             fields = {**form, field: payload}
-            problems += fuzz(houses, admin, path, fields, f"{endpoint} {field}={name}")
+            problems += fuzz(houses, admin, path, fields, field, f"{endpoint} {field}={name}")
     assert not problems, "\n".join(problems)
 
 
@@ -206,3 +213,17 @@ def test_a_task_sent_to_an_odd_queue_is_refused_naming_the_field(
     sent = admin.post(path, data={**form, "queue": "q.fuzz-1"})
     assert sent.status_code == 303
     assert len(houses.queued()) == len(before["queued"]) + 1
+
+
+@pytest.mark.parametrize("hostname", ["", "   ", "h" * MEGABYTE])
+def test_a_pool_resize_for_no_worker_is_refused_naming_the_field(
+    admin: Any, forms: dict[str, Any], hostname: str
+) -> None:
+    """Regression (issue 10's fuzz): the pool form, unlike the other worker forms, sent any
+    hostname (1 MB included) to the broker as a broadcast destination and echoed it back in
+    a 409; it now checks the field as they do."""
+    path, form = forms["workers_pool"]
+    response = admin.post(path, data={**form, "hostname": hostname})
+    assert response.status_code in (400, 422), response.status_code
+    assert "hostname:" in response.text
+    assert len(response.get_data()) < 100_000

@@ -177,13 +177,13 @@ def workers_table() -> Any:
 
 def workers_pool() -> Any:
     project = _project()
-    hostname = request.form.get("hostname", "")
+    hostname = remote.hostname_field(request.form.get("hostname"))
     try:
         change = int(request.form.get("change", ""))
     except ValueError:
         raise store.TaskInputError("change: expected 1 or -1") from None
-    if change not in (1, -1) or not hostname:
-        raise store.TaskInputError("pool resize needs a hostname and a change of 1 or -1")
+    if change not in (1, -1):
+        raise store.TaskInputError("change: expected 1 or -1")
     if not _htmx() and request.form.get("confirm") != "yes":
         # htmx asks with hx-confirm; without JavaScript, a page asks
         return render_template(
