@@ -129,36 +129,39 @@ post: rows = cats that arrived (>= the 2xx count)."""
 # -- the project ----------------------------------------------------------------------------------
 def fill(cfg: Path, environ: dict[str, str]) -> None:
     """Create the tables (the example seeds 3 houses, 6 cats) and add the benchmark's rows."""
-    from sqlalchemy import insert, select
-
     from flasker import Project
     from flasker.config import load_config
-    from flasker.testing import close_project
+    from flasker.testing import restored_process_state
 
-    project = Project(load_config(cfg, environ))
-    project.start()
-    try:
-        from houses.models import Cat, House
+    # --db both fills a second copy of the same modules: the process forgets the first
+    with restored_process_state():
+        project = Project(load_config(cfg, environ))
+        project.start()
+        add_rows(project)
 
-        houses = [{"address": f"{n} Bench Street"} for n in range(HOUSES)]
-        with project.db.engine.begin() as connection:
-            connection.execute(insert(House), houses)
-            ids = connection.scalars(
-                select(House.id).where(House.address.like("% Bench Street")).order_by(House.id)
-            ).all()
-            cats = [
-                {
-                    "name": f"Cat {house}-{n}",
-                    "color": COLORS[(house + n) % len(COLORS)],
-                    "age": (house * 7 + n * 3) % 16,
-                    "house_id": house,
-                }
-                for house in ids
-                for n in range(CATS_PER_HOUSE)
-            ]
-            connection.execute(insert(Cat), cats)
-    finally:
-        close_project(project)
+
+def add_rows(project: Any) -> None:
+    """1,000 houses (numbered by the database), 10 cats each, in one transaction."""
+    from houses.models import Cat, House
+    from sqlalchemy import insert, select
+
+    houses = [{"address": f"{n} Bench Street"} for n in range(HOUSES)]
+    with project.db.engine.begin() as connection:
+        connection.execute(insert(House), houses)
+        ids = connection.scalars(
+            select(House.id).where(House.address.like("% Bench Street")).order_by(House.id)
+        ).all()
+        cats = [
+            {
+                "name": f"Cat {house}-{n}",
+                "color": COLORS[(house + n) % len(COLORS)],
+                "age": (house * 7 + n * 3) % 16,
+                "house_id": house,
+            }
+            for house in ids
+            for n in range(CATS_PER_HOUSE)
+        ]
+        connection.execute(insert(Cat), cats)
 
 
 def flasker(cfg: Path, environ: dict[str, str], *args: str) -> str:
