@@ -44,7 +44,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 pytestmark = pytest.mark.slow
 
 #: Generated cases per database and run when FLASKER_FUZZ_CASES is not set (CI's bound).
-CASES = 800
+CASES = 500
 #: Stateful scenarios per generated case budget: a scenario is several requests.
 CASES_PER_SCENARIO = 10
 
