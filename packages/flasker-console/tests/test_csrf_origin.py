@@ -14,8 +14,6 @@ cookie are checked the same way.
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,7 +43,6 @@ CONSOLE_POSTS = [
     "endpoints_try",
     "projects_new",
 ]
-UNKNOWN_TASK = str(uuid.UUID(int=11))
 
 
 @pytest.fixture(scope="module")
@@ -61,53 +58,13 @@ def original_cfg(houses: Any) -> Iterator[str]:
     houses.cfg.write_text(text, encoding="utf-8")
 
 
-def forms(houses: Any, client: Any) -> dict[str, tuple[str, dict[str, str]]]:
-    """endpoint → (path, fields): what the console's pages post, each changed to do something."""
-    editor = houses.form(client.get("/console/config").get_data(as_text=True), "editor")
-    editor.update({"value:CONSOLE:INSPECT_TIMEOUT": "0.25", "action": "save"})
-    raw = houses.form(client.get("/console/config/raw").get_data(as_text=True), "raw-editor")
-    raw.update({"text": raw["text"] + "\n# forged\n", "action": "save"})
-    tasks = client.get("/console/tasks").get_data(as_text=True)
-    census = re.search(r'data-testid="send-([\w.]+\.census)"', tasks)
-    assert census, "no census task on the tasks page"
-    send = houses.form(tasks, f"send-{census.group(1)}")
-    token = editor["csrf_token"]
-    worker = {"csrf_token": token, "hostname": "celery@nowhere", "confirm": "yes"}
-    try_it = {"csrf_token": token, "method": "POST", "path": "/api/houses/"}
-    return {
-        "config_post": ("/console/config", editor),
-        "config_validate": ("/console/config/validate", editor),
-        "config_raw_post": ("/console/config/raw", raw),
-        "config_raw_validate": ("/console/config/raw/validate", raw),
-        "tasks_send": ("/console/tasks", send),
-        "tasks_retry": (f"/console/tasks/{UNKNOWN_TASK}/retry", {"csrf_token": token}),
-        "tasks_revoke": (f"/console/tasks/{UNKNOWN_TASK}/revoke", {"csrf_token": token}),
-        "tasks_beat_run": (
-            "/console/tasks/beat/run",
-            {"csrf_token": token, "entry": "nightly-census"},
-        ),
-        "workers_pool": ("/console/workers/pool", {**worker, "change": "1"}),
-        "workers_consumer_add": ("/console/workers/consumers", {**worker, "queue": "forged"}),
-        "workers_consumer_cancel": (
-            "/console/workers/consumers/cancel",
-            {**worker, "queue": "celery"},
-        ),
-        "workers_shutdown": ("/console/workers/shutdown", worker),
-        "endpoints_try": ("/console/endpoints/try", {**try_it, "body": '{"address": "forged"}'}),
-        "projects_new": (
-            "/console/projects",
-            {"csrf_token": token, "folder": "forged", "template": "api"},
-        ),
-    }
-
-
 def test_every_console_post_is_covered(houses: Any, admin: Any) -> None:
     posted = {
         rule.endpoint.partition(".")[2]
         for rule in houses.app.url_map.iter_rules()
         if rule.endpoint.startswith("flasker_console.") and "POST" in (rule.methods or ())
     }
-    assert posted == set(CONSOLE_POSTS) == set(forms(houses, admin))
+    assert posted == set(CONSOLE_POSTS) == set(houses.console_forms(admin))
 
 
 @pytest.mark.parametrize("endpoint", CONSOLE_POSTS)
@@ -115,7 +72,7 @@ def test_every_console_post_is_covered(houses: Any, admin: Any) -> None:
 def test_a_console_post_without_a_valid_token_is_400(
     houses: Any, admin: Any, endpoint: str, token: str
 ) -> None:
-    path, fields = forms(houses, admin)[endpoint]
+    path, fields = houses.console_forms(admin)[endpoint]
     fields = dict(fields)
     if token == "missing":
         del fields["csrf_token"]
@@ -137,7 +94,7 @@ def test_a_console_post_without_a_valid_token_is_400(
 def test_a_console_post_from_another_site_is_403(
     houses: Any, admin: Any, endpoint: str, attack: str
 ) -> None:
-    path, fields = forms(houses, admin)[endpoint]
+    path, fields = houses.console_forms(admin)[endpoint]
     before = houses.state()
     response = admin.post(path, data=fields, headers=CROSS_SITE[attack])
     assert response.status_code == 403, (response.status_code, response.text[:300])
@@ -162,7 +119,7 @@ def test_the_same_post_from_the_console_page_changes_things(
     houses: Any, admin: Any, original_cfg: str, endpoint: str, changed: str
 ) -> None:
     """The control: the forms above do change things when the console's own page sends them."""
-    path, fields = forms(houses, admin)[endpoint]
+    path, fields = houses.console_forms(admin)[endpoint]
     before = houses.state()
     response = admin.post(path, data=fields, headers=SAME_ORIGIN)
     assert response.status_code in (200, 201, 303), (response.status_code, response.text[:300])
