@@ -164,3 +164,14 @@ def test_a_decimal_with_six_whole_digits_is_stored(api):
     response = api.post("/toys/", json={"kind": "ball", "sku": "D-2", "price": "999999.99"})
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.get_json()["price"] == "999999.99"
+
+
+def test_a_relation_in_the_key_says_its_put_cannot_change_it(api):
+    """PUT /memberships/1,1/club with another club is refused (the club is part of the key);
+    the document now says so on that operation instead of offering a change."""
+    put = api.ok("/openapi.json")["paths"]["/api/memberships/{club_id},{person_id}/club"]["put"]
+    assert "part of the key" in put["description"]
+    before = api.rows("memberships")
+    api.problem(api.put("/memberships/1,1/club", json=2), 422, mentions=["club is part of the key"])
+    assert api.rows("memberships") == before
+    assert api.put("/memberships/1,1/club", json=1).status_code == 204

@@ -73,8 +73,10 @@ DOCUMENTED_REFUSALS: dict[int, list[str]] = {
     422: [
         # a relation naming an entity that does not exist (the document cannot know the keys)
         r"no \w+ with key .*",
-        # a body key that is not the entity's own (described on the key's property)
+        # a body key that is not the entity's own (described on the key's property, and on
+        # the PUT of a relation that is part of the key)
         r"the key cannot change: it names the entity",
+        r"\w+ is part of the key: it names the entity",
     ],
 }
 

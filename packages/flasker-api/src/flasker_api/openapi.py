@@ -817,10 +817,20 @@ class _Builder:
                 },
             }
         if "PUT" in methods:
+            in_key = [n for n in relation.local_fields if n in info.primary_key]
             operations["put"] = {
                 "tags": [info.collection],
                 "operationId": f"{operation_base}_replace",
                 "summary": f"Replace the {relation.name} of a {info.name}",
+                **(
+                    {
+                        "description": f"{relation.name} is part of the key "
+                        f"({', '.join(in_key)}): the key cannot change, so only the entity's "
+                        "current one is accepted (422 otherwise)."
+                    }
+                    if in_key
+                    else {}
+                ),
                 "parameters": list(key_parameters),
                 "requestBody": {
                     "required": True,
