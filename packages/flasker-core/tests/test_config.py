@@ -490,6 +490,17 @@ def test_env_override_replaces_any_spelling_of_the_setting(
     assert config.get(section, key) == expected
 
 
+def test_env_override_in_upper_case_names_celery_5s_setting(tmp_path: Path) -> None:
+    # environment variables are upper case by habit; Celery 5 has no upper-case result_backend
+    config = load(
+        tmp_path,
+        "[CELERY]\nresult_backend = redis://file\n",
+        {"FLASKER__CELERY__RESULT_BACKEND": "redis://env", "FLASKER__CELERY__TASK_ACKS_LATE": "no"},
+    )
+    assert config.celery["result_backend"] == "redis://env"
+    assert config.celery["task_acks_late"] is False
+
+
 def test_bad_env_override_names_the_variable(tmp_path: Path) -> None:
     error = problems_of(
         tmp_path,

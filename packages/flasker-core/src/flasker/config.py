@@ -232,12 +232,26 @@ def _env_overrides(
         section, sep, key = variable[len(ENV_PREFIX) :].partition("__")
         if not sep or not section or not key:
             continue
+        key = _env_spelling(section, key)
         entries = sections.setdefault(section, [])
         setting = _setting_of(section, key)
         entries[:] = [e for e in entries if _setting_of(section, e.key) != setting]
         entries.append(schema.Entry(key, env[variable], None))
         origins[(section, key)] = variable
     return origins
+
+
+def _env_spelling(section: str, key: str) -> str:
+    """The key an environment variable means. Variables are written in upper case by habit,
+    and Celery 5's names are lower case: `FLASKER__CELERY__RESULT_BACKEND` means
+    `result_backend`, as it would in a deployment's env file. A name that is an old Celery
+    setting (`BROKER_URL`, `CELERYD_CONCURRENCY`) keeps its own meaning."""
+    if section == "CELERY" and key.isupper():
+        from ._celery_keys import new_name
+
+        if new_name(key) is None and new_name(key.lower()) is not None:
+            return key.lower()
+    return key
 
 
 def _setting_of(section: str, key: str) -> str:
