@@ -107,16 +107,35 @@ def rabbitmq_url() -> str:
 OIDC_PROVIDER = Path(__file__).parent / "packages" / "flasker-auth" / "tests" / "oidc_provider.py"
 
 
-def _load_oidc_provider() -> ModuleType:
-    name = "flasker_auth_tests_oidc_provider"
+def load_by_path(name: str, path: Path) -> ModuleType:
+    """The module in file `path` (a test helper or a bench/ script: not in a package),
+    imported once per process as `name`."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, OIDC_PROVIDER)
+        spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def _load_oidc_provider() -> ModuleType:
+    return load_by_path("flasker_auth_tests_oidc_provider", OIDC_PROVIDER)
+
+
+@pytest.fixture(scope="session")
+def bench_script() -> Callable[[str], ModuleType]:
+    """`bench_script("multihost")`: bench/multihost.py as a module, for a test that runs what
+    a benchmark script runs."""
+    folder = Path(__file__).parent / "bench"
+    return lambda name: load_by_path(f"flasker_bench_{name}", folder / f"{name}.py")
+
+
+@pytest.fixture(scope="session")
+def missing_service() -> Callable[[str, BaseException], None]:
+    """`missing_service(what, error)`: skip locally, fail under CI=true."""
+    return service_missing
 
 
 # Loaded while collecting, before any test: suites that forget the modules a test imported

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+
+from flasker.testing import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "houses"
@@ -129,12 +127,6 @@ class CpuMeter:
         return used
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def copy_example(destination: Path) -> Path:
     """A copy of examples/houses (its cfg and package, none of its local state); the cfg."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -147,49 +139,9 @@ def copy_example(destination: Path) -> Path:
     return destination / "default.cfg"
 
 
-@dataclass(frozen=True)
-class RedisServer:
-    url: str
-    pid: int
-
-
 @contextmanager
 def redis_server(folder: Path) -> Iterator[RedisServer]:
     """A redis-server of the benchmark's own on a free port (its CPU is then ours alone),
-    stopped afterwards."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {port} did not start") from None
-                time.sleep(0.05)
-        yield RedisServer(f"redis://127.0.0.1:{port}", process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    keeping nothing on disk, stopped afterwards."""
+    with RedisServer(folder, persistent=False) as server:
+        yield server

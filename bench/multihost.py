@@ -47,9 +47,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from flasker.testing import background, log_tail
+from flasker.testing import background, log_tail, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "houses"
@@ -133,20 +133,15 @@ def bounded(timeout: float) -> float:
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, log: Path | None) -> Any:
-    """Poll `condition` until truthy (returned); StepFailed after `timeout` seconds.
+    """flasker.testing's wait_for(), cut to the run's budget and raising StepFailed: a script
+    reports a timeout in its table instead of failing a pytest test."""
+    return wait_for(
+        condition, bounded(timeout), what=what, log=log, interval=0.2, on_timeout=_step_failed
+    )
 
-    flasker.testing's wait_for() fails a pytest test; a script needs an exception it can catch
-    and report in its table, so this is the same loop raising StepFailed."""
-    timeout = bounded(timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = f"; log tail:\n{log_tail(log, 15)}" if log is not None else ""
-            raise StepFailed(f"timed out after {timeout:g} s waiting for {what}{tail}")
-        time.sleep(0.2)
+
+def _step_failed(message: str) -> NoReturn:
+    raise StepFailed(message)
 
 
 # -- the network --------------------------------------------------------------------------------

@@ -11,40 +11,24 @@ under CI=true. About 75 s on a loaded 2-core machine, so marked `faults` and `sl
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench" / "multihost.py"
-
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 
-def _multihost() -> ModuleType:
-    """bench/ is scripts, not a package: load the module by path, once."""
-    name = "flasker_bench_multihost"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def test_the_example_runs_on_three_hosts(request: pytest.FixtureRequest) -> None:
-    multihost = _multihost()
+def test_the_example_runs_on_three_hosts(
+    bench_script: Callable[[str], ModuleType], missing_service: Callable[..., None]
+) -> None:
+    multihost = bench_script("multihost")
     missing = multihost.missing_prerequisite()
     if missing is not None:
-        root_conftest = request.config.pluginmanager.get_plugin(str(ROOT / "conftest.py"))
-        root_conftest.service_missing("network namespaces", RuntimeError(missing))
+        missing_service("network namespaces", RuntimeError(missing))
     report = multihost.run()
     print(report.table())
     assert report.ok, report.table()

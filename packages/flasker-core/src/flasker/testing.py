@@ -373,10 +373,12 @@ def wait_for(
     what: str = "",
     log: Path | None = None,
     interval: float = 0.1,
+    on_timeout: Callable[[str], Any] | None = None,
 ) -> Any:
     """Poll `condition` until it returns something truthy, and return that; after `timeout`
     seconds the test fails, naming `what` it waited for and showing the tail of `log` (the
-    subprocess that should have made it true)."""
+    subprocess that should have made it true). A script outside pytest passes `on_timeout`,
+    called with that message (it should raise), to fail its own way."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -384,7 +386,10 @@ def wait_for(
             return value
         if time.monotonic() > deadline:
             shown = f"; its log:\n{log_tail(log)}" if log is not None else ""
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what or condition}{shown}")
+            message = f"timed out after {timeout:g} s waiting for {what or condition}{shown}"
+            if on_timeout is not None:
+                on_timeout(message)
+            pytest.fail(message)
         time.sleep(interval)
 
 
@@ -423,6 +428,11 @@ class RedisServer:
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         wait_for(self.answers, timeout, what=f"redis-server on port {self.port}", log=self.log)
         return self
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (for benchmarks that measure its CPU)."""
+        return self.process.pid if self.process is not None else None
 
     def answers(self) -> bool:
         import redis
