@@ -213,11 +213,14 @@ PROD_SECRET = "\n[APP]\nSECRET_KEY = ${APP_SECRET:-shared-by-every-checkout}\n"
 
 def test_prod_mode_serves_with_gunicorn_and_secure_cookies(tmp_path, server_factory):
     cfg = make_project(tmp_path, "srv_prod", PROD_SECRET)
-    server = server_factory(
-        cfg, "--prod", "--workers", "2", "--no-worker", env={"APP_SECRET": "s" * 32}
-    )
+    home = tmp_path / "home"
+    environment = {"APP_SECRET": "s" * 32, "HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    server = server_factory(cfg, "--prod", "--workers", "2", "--no-worker", env=environment)
     assert get(server.url + "/") == (200, {"notes": []})
     assert "gunicorn" in server.output().lower()
+    # no gunicorn control socket in ~/.gunicorn: a second server on the host would take it
+    # over, and delete it when it stops
+    assert not (home / ".gunicorn").exists()
     with urllib.request.urlopen(server.url + "/login", timeout=5) as response:
         cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie

@@ -201,6 +201,10 @@ def _serve_gunicorn(project: Project, *, host: str, port: int, workers: int) -> 
         "post_fork": post_fork,
         "accesslog": "-",
         "errorlog": "-",
+        # gunicorn 25+ opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl):
+        # a second `flasker server --prod` on the host takes it over and deletes it when it
+        # stops. flasker does not drive gunicornc, so none is opened.
+        "control_socket_disable": True,
     }
 
     class FlaskerGunicorn(BaseApplication):  # type: ignore[misc]
