@@ -192,6 +192,21 @@ def test_a_change_sent_by_another_site_is_refused_whatever_its_token(
     assert visitor.get(site.notes).get_json()["data"] == []
 
 
+def test_a_bearer_header_does_not_exempt_a_page_from_the_origin_check(
+    site: Any, visitor: Any
+) -> None:
+    """Regression (review): pages go by the session cookie whatever the Authorization header
+    says, so a cross-site POST with a made-up bearer header (a sibling site's fetch can add
+    one) must still be refused; only API requests are authenticated by the token itself."""
+    visitor.sign_in(site.admin_email)
+    csrf = visitor.csrf_token()
+    for bearer in ("Bearer x", "Bearer "):
+        headers = {"Authorization": bearer, "Sec-Fetch-Site": "same-site"}
+        page = visitor.post("/form", data={"csrf_token": csrf}, headers=headers)
+        assert page.status_code == 403, (bearer, page.text)
+        assert "another site" in page.text
+
+
 def test_a_change_from_this_site_or_a_token_passes(site: Any, visitor: Any) -> None:
     """Same origin (by Sec-Fetch-Site, or Origin alone for older browsers) and bearer tokens,
     which no page of another site can make a browser send, are not refused."""

@@ -140,10 +140,14 @@ def check_request(manager: AuthManager) -> Response | None:
 
 def refuse_cross_origin(manager: AuthManager) -> Response | None:
     """403 for an unsafe request a page of another site made the browser send (whatever its
-    CSRF token): see `safety.cross_origin_problem`. Requests with a bearer token carry no
-    ambient credential (a browser never adds one by itself) and are not checked. The standalone
-    console's hub calls it for the consoles it admits."""
-    if request.method in READ_METHODS or _bearer_token() is not None:
+    CSRF token): see `safety.cross_origin_problem`. An API request with a bearer token carries
+    no ambient credential (a browser never adds one by itself; the token is what authenticates
+    it) and is not checked; anywhere else a bearer header is ignored by the guard, which goes by
+    the session cookie, so it exempts nothing. The standalone console's hub calls it for the
+    consoles it admits."""
+    if request.method in READ_METHODS:
+        return None
+    if _bearer_token() and manager.is_api_request():
         return None
     trusted = [manager.external_url] if manager.external_url else []
     problem = cross_origin_problem(
