@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from flasker._fsbroker import BrokerFolders, is_transient_queue, prune_stale, recover_unacked
+from flasker._fsbroker import (
+    BrokerFolders,
+    Claim,
+    is_transient_queue,
+    prune_stale,
+    recover_unacked,
+)
 
 
 @pytest.fixture
@@ -397,3 +403,92 @@ def test_hidden_leftovers_are_pruned(folders: BrokerFolders) -> None:
     report = prune_stale(folders, max_age=120)
     assert report.removed_leftovers == 1
     assert not leftover.exists()
+
+
+# -- a damaged message file is set aside, not fetched again and again ---------------------------
+@pytest.mark.parametrize("no_ack", [False, True])
+@pytest.mark.parametrize("damage", ["truncated", "not a kombu message"])
+def test_an_unreadable_message_is_set_aside_and_never_fetched_again(
+    folders: BrokerFolders, caplog: pytest.LogCaptureFixture, no_ack: bool, damage: str
+) -> None:
+    # it raised ChannelError from the claim folder, went back to the queue on close, and
+    # failed the next fetch the same way: one truncated file stalled every worker
+    _publish_tasks(folders, 1)
+    [good] = _messages(folders, "tasks")
+    text = good.read_bytes()
+    bad_name = "00000000000000000001_damaged.tasks.msg"  # first in line
+    (folders.queue / bad_name).write_bytes(
+        text[: len(text) // 2] if damage == "truncated" else b"[]"
+    )
+    with _connection(folders) as connection:
+        queue = _task_queue(connection)
+        with connection.SimpleQueue(queue, no_ack=no_ack) as q:
+            message = q.get(timeout=2)
+            assert message.payload == {"n": 0}
+            if not no_ack:
+                message.ack()
+    assert [p.name for p in folders.bad.iterdir()] == [bad_name]
+    assert bad_name in caplog.text
+    assert [p.name for p in folders.queue.iterdir()] == []
+    assert list(folders.unacked.iterdir()) == []
+    # a restarted consumer finds nothing: the damaged file is not redelivered
+    with (
+        _connection(folders) as connection,
+        connection.SimpleQueue(_task_queue(connection), no_ack=no_ack) as q,
+        pytest.raises(q.Empty),
+    ):
+        q.get(timeout=0.5)
+    assert [p.name for p in folders.bad.iterdir()] == [bad_name]  # kept for the operator
+
+
+def test_a_put_back_interrupted_after_marking_leaves_one_copy(folders: BrokerFolders) -> None:
+    # requeue wrote a copy into the queue, then unlinked the original: a crash between the
+    # two left the message twice. Now the mark is made in the claim and the file moved once;
+    # a consumer dead right after marking left its message in its folder, plus maybe the
+    # staged copy, which is no message.
+    _publish_tasks(folders, 1)
+    [message] = _messages(folders, "tasks")
+    dead = folders.unacked / "1-dead"
+    dead.mkdir()
+    (dead / ".lock").touch()  # unlocked: its owner is gone
+    os.rename(message, dead / message.name)
+    (dead / f".requeue-{message.name}").write_bytes((dead / message.name).read_bytes())
+    assert recover_unacked(folders.unacked, folders.queue) == 1
+    assert [p.name for p in folders.queue.iterdir()] == [message.name]
+    assert list(folders.unacked.iterdir()) == []
+    with _connection(folders) as connection, connection.SimpleQueue(_task_queue(connection)) as q:
+        again = q.get(timeout=2)
+        assert again.delivery_info["redelivered"] is True
+        again.ack()
+        with pytest.raises(q.Empty):
+            q.get(timeout=0.5)
+
+
+def test_a_failed_release_frees_the_lock_so_recovery_puts_the_files_back(
+    folders: BrokerFolders, tmp_path: Path
+) -> None:
+    # release() skipped close() when putting back failed: the lock (and the messages with it)
+    # stayed held until the process exited
+    _publish_tasks(folders, 1)
+    [message] = _messages(folders, "tasks")
+    claim = Claim(folders.unacked)
+    os.rename(message, claim.folder / message.name)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.touch()
+    with pytest.raises(NotADirectoryError):
+        claim.release(not_a_folder)
+    assert claim.fd is None
+    assert recover_unacked(folders.unacked, folders.queue) == 1
+    assert _messages(folders, "tasks") != []
+    assert list(folders.unacked.iterdir()) == []
+
+
+def test_message_names_sort_in_publishing_order_across_reboots(folders: BrokerFolders) -> None:
+    # kombu's names start with unpadded time.monotonic() milliseconds: that clock restarts at
+    # boot and gains digits with the uptime, so a put-back message lost its place in line
+    before = time.time_ns()
+    _publish_tasks(folders, 1)
+    [message] = _messages(folders, "tasks")
+    stamp, _, _rest = message.name.partition("_")
+    assert len(stamp) == 20
+    assert before <= int(stamp) <= time.time_ns()

@@ -23,10 +23,21 @@ killer, a pulled plug) lost every task it had fetched and not finished, `task_ac
 not. Here a consumer fetches a message by renaming its file into a folder of its own under
 `unacked/`, which it keeps locked (`flock`) for its whole life; acknowledging (or rejecting
 without requeue) deletes the file, requeueing and closing the channel rename it back into the
-queue at its old place, marked redelivered. A consumer that starts, and every
+queue under its own name, marked redelivered. A consumer that starts, and every
 `RECOVER_INTERVAL` after, puts back the files of every `unacked/` folder whose lock it can
 take: the kernel drops a lock when its holder dies, however it dies. Publishing writes to a
 hidden temporary name and renames it into place, so no consumer reads a half-written message.
+
+Message files are named `<wall-clock ns, 20 digits>_<uuid>.<queue>.msg` and fetched in name
+order, so a put-back message is at its old place in line, across reboots too (kombu's own names
+start with `time.monotonic()` milliseconds, unpadded: that clock restarts at boot, and its
+digit count grows with the uptime, so a plain sort mixed up old and new messages). A wall clock
+set back reorders messages published around the step, no more.
+
+And a message file that cannot be read or decoded (truncated by a full disk, a crash of the
+machine mid-write, a hand edit) is moved to `broker/bad/` for the operator, with a warning
+naming it, and the next message is fetched: kombu raised on it, and since the file stayed
+where it was it failed the same way on every fetch, stalling every worker.
 """
 
 from __future__ import annotations
@@ -83,6 +94,11 @@ class BrokerFolders:
         return self.root / "broker" / "unacked"
 
     @property
+    def bad(self) -> Path:
+        """Message files that could not be read, kept for the operator (made when needed)."""
+        return self.root / "broker" / "bad"
+
+    @property
     def results(self) -> Path:
         return self.root / "results.sqlite"
 
@@ -102,6 +118,7 @@ class BrokerFolders:
                 "control_folder": str(self.control),
                 "processed_folder": str(self.processed),
                 "unacked_folder": str(self.unacked),
+                "bad_folder": str(self.bad),
                 "store_processed": False,
             },
             "result_backend": f"db+sqlite:///{self.results}",
@@ -164,8 +181,14 @@ class Claim:
         staging = root / f".new-{name}"
         staging.mkdir()
         self.fd: int | None = os.open(staging / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.rename(staging, root / name)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(staging, root / name)
+        except BaseException:
+            os.close(self.fd)
+            self.fd = None
+            shutil.rmtree(staging, ignore_errors=True)  # empty: nothing fetched into it yet
+            raise
         self.folder = root / name
         self.pid = os.getpid()
         _claims.add(self)
@@ -179,11 +202,15 @@ class Claim:
         """Put back what is left, then remove the folder; a no-op in a forked child."""
         if not self.is_mine:
             return
-        requeue_all(self.folder, queue_folder)
-        with contextlib.suppress(FileNotFoundError):
-            (self.folder / LOCK_NAME).unlink()
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.close()
+        try:
+            requeue_all(self.folder, queue_folder)
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / LOCK_NAME).unlink()
+            shutil.rmtree(self.folder, ignore_errors=True)
+        finally:
+            # on failure the files stay in the folder; freeing the lock lets the next
+            # consumer's recovery put them back, instead of this process holding them to exit
+            self.close()
 
     def close(self) -> None:
         if self.fd is not None:
@@ -212,7 +239,13 @@ os.register_at_fork(after_in_child=_forget_claims_in_child)
 def requeue(path: Path, queue_folder: Path) -> bool:
     """Put one fetched message file back into the queue under its own name (so at its old
     place in line), marked redelivered as kombu's Redis transport marks it. False when the
-    file was gone already."""
+    file was gone already.
+
+    The mark is written in place inside the claim (a staged copy replacing the file), then the
+    file itself is moved into the queue by one rename: a crash at any point leaves exactly one
+    copy, in the claim (put back by the next recovery) or in the queue. Only the holder of the
+    claim's lock calls this (or a recovery for a folder its owner had already emptied).
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -221,13 +254,24 @@ def requeue(path: Path, queue_folder: Path) -> bool:
         payload = loads(bytes_to_str(raw))
         payload["redelivered"] = True
         payload["properties"].setdefault("delivery_info", {})["redelivered"] = True
-        raw = str_to_bytes(dumps(payload))
+        marked = str_to_bytes(dumps(payload))
     except (ValueError, TypeError, KeyError, AttributeError):
-        pass  # put back unread: the consumer that fetches it will say what is wrong
-    staged = path.with_name(f".requeue-{path.name}")
-    staged.write_bytes(raw)
-    os.replace(staged, queue_folder / path.name)
-    path.unlink(missing_ok=True)
+        marked = None  # put back as it is: the consumer that fetches it moves it to bad/
+    if marked is not None:
+        staged = path.with_name(f".requeue-{path.name}")
+        try:
+            staged.write_bytes(marked)
+            os.replace(staged, path)
+        except OSError as error:  # a full disk: put it back unmarked rather than not at all
+            with contextlib.suppress(OSError):
+                staged.unlink()
+            logger.warning("embedded broker: cannot mark %s redelivered: %s", path.name, error)
+    try:
+        os.rename(path, queue_folder / path.name)
+    except FileNotFoundError:
+        if path.exists():
+            raise  # no queue folder: keep the file where it is, never report it put back
+        return False
     return True
 
 
@@ -260,52 +304,54 @@ def recover_unacked(unacked: Path, queue_folder: Path, keep: Path | None = None)
             # a consumer that died while making its folder had fetched nothing yet
             with contextlib.suppress(FileNotFoundError):
                 if time.time() - entry.stat().st_mtime > DEFAULT_MAX_AGE:
-                    _remove_if_abandoned(folder)
+                    _recover_folder(folder, queue_folder)
             continue
-        try:
-            descriptor = os.open(folder / LOCK_NAME, os.O_RDWR)
-        except FileNotFoundError:
-            # its owner is removing it (or died doing so, after putting its files back)
-            recovered += requeue_all(folder, queue_folder)
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-            continue
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            continue  # alive
-        try:
-            count = requeue_all(folder, queue_folder)
-            if count:
-                logger.warning(
-                    "embedded broker: put back %d message(s) that a dead worker had fetched "
-                    "and not acknowledged (%s)",
-                    count,
-                    folder.name,
-                )
-            recovered += count
-            with contextlib.suppress(FileNotFoundError):
-                (folder / LOCK_NAME).unlink()
-            shutil.rmtree(folder, ignore_errors=True)
-        finally:
-            os.close(descriptor)
+        recovered += _recover_folder(folder, queue_folder)
     return recovered
 
 
-def _remove_if_abandoned(folder: Path) -> None:
+def _recover_folder(folder: Path, queue_folder: Path) -> int:
+    """Put back and remove one unacked folder if its owner is dead; the number put back."""
     try:
-        descriptor = os.open(folder / LOCK_NAME, os.O_RDWR)
+        descriptor = _take_if_dead(folder)
     except FileNotFoundError:
+        # its owner is removing it (or died doing so, after putting its files back)
+        count = requeue_all(folder, queue_folder)
+        shutil.rmtree(folder, ignore_errors=True)  # at most hidden leftovers are left
+        return count
+    if descriptor is None:
+        return 0  # alive
+    try:
+        count = requeue_all(folder, queue_folder)
+        if count:
+            logger.warning(
+                "embedded broker: put back %d message(s) that a dead worker had fetched "
+                "and not acknowledged (%s)",
+                count,
+                folder.name,
+            )
+        # removed only once everything is back: on an error the next recovery tries again
+        with contextlib.suppress(FileNotFoundError):
+            (folder / LOCK_NAME).unlink()
         shutil.rmtree(folder, ignore_errors=True)
-        return
+    finally:
+        os.close(descriptor)
+    return count
+
+
+def _take_if_dead(folder: Path) -> int | None:
+    """The descriptor of `folder`'s lock, locked by us, when its owner is dead (the kernel
+    dropped its lock); None while the owner lives. FileNotFoundError: no lock file (left)."""
+    descriptor = os.open(folder / LOCK_NAME, os.O_RDWR)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return
-    finally:
         os.close(descriptor)
-    shutil.rmtree(folder, ignore_errors=True)
+        return None
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 def _is_message(name: str) -> bool:
@@ -335,11 +381,17 @@ class Channel(filesystem.Channel):
     def queue_folder(self) -> Path:
         return Path(self.data_folder_in)
 
+    @property
+    def bad_folder(self) -> Path:
+        folder = self.transport_options.get("bad_folder")
+        return Path(folder) if folder else Path(self.data_folder_in).parent / "bad"
+
     # -- publishing
     def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
         """Write the message under a hidden name, then rename it into the queue: a consumer
-        never sees a file that is still being written."""
-        name = f"{round(time.monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        never sees a file that is still being written. Named by the wall clock, zero-padded,
+        so that name order is publishing order across reboots (see above)."""
+        name = f"{time.time_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         folder = self.data_folder_out
         staged = os.path.join(folder, f".put-{name}")
         try:
@@ -370,7 +422,8 @@ class Channel(filesystem.Channel):
 
     def _get(self, queue: str) -> Any:
         """Take the oldest message of `queue`: into this consumer's unacked folder when it
-        will be acknowledged, else (no_ack: replies, events, mailboxes) straight away."""
+        will be acknowledged, else (no_ack: replies, events, mailboxes) straight away. A file
+        that cannot be read is moved to the bad folder and the next one is taken."""
         if self.store_processed:
             return super()._get(queue)
         no_ack = self._get_no_ack
@@ -392,15 +445,35 @@ class Channel(filesystem.Channel):
                 continue  # another consumer took it first
             try:
                 payload = loads(bytes_to_str(target.read_bytes()))
-            except (OSError, ValueError) as error:
-                raise filesystem.ChannelError(f"Cannot read file {name!r} from queue.") from error
+                delivery_tag = payload["properties"]["delivery_tag"]
+            except (OSError, ValueError, TypeError, KeyError) as error:
+                self._set_aside(target, name, error)
+                continue
             if claim is None:
                 target.unlink(missing_ok=True)
             else:
-                with contextlib.suppress(KeyError, TypeError):
-                    self._fetched[payload["properties"]["delivery_tag"]] = target
+                self._fetched[delivery_tag] = target
             return payload
         raise filesystem.Empty()
+
+    def _set_aside(self, path: Path, name: str, error: Exception) -> None:
+        """Move a message file that cannot be read (or is no kombu message) out of the way,
+        kept for the operator: left in the queue or a claim, it would fail every fetch."""
+        bad = self.bad_folder
+        try:
+            bad.mkdir(parents=True, exist_ok=True)
+            os.replace(path, bad / name)
+        except OSError as move_error:
+            raise filesystem.ChannelError(
+                f"Cannot read file {name!r} from queue, nor move it to {bad}: {move_error}"
+            ) from error
+        logger.warning(
+            "embedded broker: moved the unreadable message file %s to %s (%s: %s)",
+            name,
+            bad,
+            type(error).__name__,
+            error,
+        )
 
     def _own_claim(self) -> Claim:
         """This channel's unacked folder (made on its first fetch), and now and then a look
