@@ -416,3 +416,42 @@ def test_console_prefix_from_the_cfg(
     assert other.get("/").status_code == 200
     assert other.get("/config").status_code == 200
     assert other.client.get("/console/").status_code == 404
+
+
+def test_a_database_that_cannot_answer_is_a_503_page_not_a_console_failure(
+    make_console: Any,
+) -> None:
+    """Regression (review): the console's own catch-all error handler takes every error of
+    its views before the app's 503 handlers can (Flask prefers a blueprint's handlers), so a
+    database or broker outage a view did not catch itself answered 500 "the console failed"
+    with a traceback. It now answers what the app would: 503, Retry-After, no driver text."""
+    import sqlalchemy as sa
+
+    from flasker_console.views import error_response
+
+    cfg = (
+        "[PROJECT]\nNAME = DownDb\nMODULES = {module}\nDB_URL = {db_url}\n"
+        # other tests' models are mapped in this process: nothing to create on a dead server
+        "CREATE_TABLES = false\n[APP]\nSECRET_KEY = {secret}\n"
+    )
+    site = make_console(cfg=cfg, db_url="postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+    lost = None
+    try:
+        site.project.db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        lost = error
+    finally:
+        site.project.db.remove()
+    assert lost is not None
+    for headers in ({}, {"HX-Request": "true"}):
+        with site.app.test_request_context(site.url("/tasks"), headers=headers):
+            body, status, extra = error_response(lost, "flasker_console/error.html")
+        assert status == 503
+        assert extra == {"Retry-After": "5"}
+        assert "database is unavailable" in body
+        assert "console failed" not in body
+        assert "127.0.0.1" not in body
+    bug = RuntimeError("a bug of the console's own")
+    with site.app.test_request_context(site.url("/tasks")):
+        _body, status = error_response(bug, "flasker_console/error.html")
+    assert status == 500

@@ -19,6 +19,7 @@ import pytest
 #: Top-level packages `flasker --help` must not import (Flask's heavy parts: flask itself, its
 #: templating, the servers and monitors the commands start).
 HEAVY = (
+    "werkzeug",
     "celery",
     "kombu",
     "billiard",

@@ -189,7 +189,7 @@ def test_a_terminated_backend_is_unavailable_and_a_bad_statement_is_not(
     error = unavailable_error(lost)
     assert error is not None
     assert error.code == 503
-    assert dict(error.get_headers())["Retry-After"] == "5"
+    assert dict(error.http_exception().get_headers())["Retry-After"] == "5"
     assert "connection to it was lost" in error.description
     assert "5432" not in error.description  # never the driver's text: it names the server
     # the pool recovered by itself: the next statement works

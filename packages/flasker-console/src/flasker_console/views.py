@@ -213,6 +213,14 @@ def error_response(error: Exception, page: str) -> Any:
     never a traceback."""
     if isinstance(error, HTTPException):
         return error
+    manager = current_app.extensions.get(EXTENSION)
+    project = getattr(manager, "project", None)
+    unavailable = project.unavailable(error) if project is not None else None
+    if unavailable is not None:
+        # the database or the broker is down, not the console: 503, its retry, no traceback
+        template = "flasker_console/partials/error.html" if htmx else page
+        body = render_template(template, message=unavailable.description, status=503)
+        return body, 503, {"Retry-After": str(unavailable.retry_after_seconds)}
     if isinstance(error, ConsoleError):
         status, message = error.status, str(error)
     elif isinstance(error, FlaskerError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ._unavailable import answer, pass_on
 from .exceptions import BrokerUnavailableError
 
 if TYPE_CHECKING:
@@ -29,27 +30,34 @@ logger = logging.getLogger("flasker")
 _RESULT_STORE_GAVE_UP = "reconnect to the Celery result store"
 
 
-def _connection_error_classes() -> tuple[type[BaseException], ...]:
-    """The errors that mean "the broker did not answer". kombu's come with Celery (light to
-    import); the Redis client's only once it is imported (it takes a while, and a project on
-    another broker never needs it)."""
-    import sys
-
+def _connection_error_classes(project: Project) -> tuple[type[BaseException], ...]:
+    """The errors that mean "the broker did not answer": kombu's and amqp's (they come with
+    Celery), and the Redis client's when the project's broker or result backend is Redis (its
+    result backend raises them unwrapped, e.g. reading `AsyncResult(id).state`)."""
     from amqp.exceptions import ConnectionError as AmqpConnectionError
     from kombu.exceptions import OperationalError
 
     classes: list[type[BaseException]] = [OperationalError, AmqpConnectionError]
-    redis_exceptions = sys.modules.get("redis.exceptions")
-    if redis_exceptions is not None:
-        classes += [redis_exceptions.ConnectionError, redis_exceptions.TimeoutError]
+    if any(_is_redis(project.config.celery.get(key)) for key in ("broker_url", "result_backend")):
+        try:
+            import redis.exceptions
+        except ImportError:  # a Redis URL without the client fails at connection already
+            pass
+        else:
+            classes += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
     return tuple(classes)
+
+
+def _is_redis(url: object) -> bool:
+    first = url[0] if isinstance(url, list | tuple) and url else url
+    return str(first or "").startswith(("redis://", "rediss://", "redis+socket://"))
 
 
 def broker_unavailable(project: Project, error: BaseException) -> BrokerUnavailableError | None:
     """The 503 to answer for `error`, or None when it is not the broker being unreachable.
 
     The reason is a category, never the client's text (that names hosts and ports)."""
-    classes = _connection_error_classes()
+    classes = _connection_error_classes(project)
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -68,7 +76,8 @@ def broker_unavailable(project: Project, error: BaseException) -> BrokerUnavaila
 
 
 def _broker_kind(project: Project) -> str:
-    url = str(project.config.celery.get("broker_url") or "")
+    url = project.config.celery.get("broker_url") or ""
+    url = str(url[0] if isinstance(url, list | tuple) and url else url)
     scheme = url.split("://", 1)[0].split("+")[-1] if "://" in url else ""
     return scheme or "embedded"
 
@@ -78,32 +87,21 @@ def attach_broker_errors(app: Flask, project: Project) -> None:
     the same classes goes on as if this handler did not exist."""
     # a Redis error reaches a view wrapped in one of these (kombu wraps what publishing
     # raises; Celery's result backend raises RuntimeError from it)
-    classes = (*_connection_error_classes(), RuntimeError)
+    classes = (*_connection_error_classes(project), RuntimeError)
 
     def handle(error: Exception) -> Any:
         from flask import request
 
         unavailable = broker_unavailable(project, error)
         if unavailable is None:
-            return _pass_on(app, error, type(error))
+            return pass_on(app, error, set(classes))
         logger.warning(
             "task broker unavailable, answered 503 to %s %s: %s",
             request.method,
             request.path,
             type(error).__name__,
         )
-        return app.handle_http_exception(unavailable)
+        return answer(app, unavailable)
 
     for cls in classes:
         app.register_error_handler(cls, handle)
-
-
-def _pass_on(app: Flask, error: Exception, registered: type[BaseException]) -> Any:
-    """Hand `error` to the app's handler of a wider class (Exception) if there is one, else
-    re-raise it (a 500, logged by Flask)."""
-    handlers = app.error_handler_spec.get(None, {}).get(None, {})
-    ours = set(_connection_error_classes()) | {RuntimeError}
-    for cls in type(error).__mro__[1:]:
-        if cls in handlers and cls not in ours:
-            return handlers[cls](error)
-    raise error

@@ -33,8 +33,9 @@ DEFAULTS: dict[str, Any] = {
     # worker fetched it, so a worker killed mid-task (OOM killer, SIGKILL, power loss) leaves
     # it to be delivered again: Redis re-queues it after `visibility_timeout` (kombu's default,
     # an hour, kept on purpose: a task running or waiting for its ETA longer than that would
-    # be run twice), the embedded broker when the next worker starts, RabbitMQ at once. A task
-    # that raises is still acknowledged (failed, not retried).
+    # be run twice), the embedded broker when a worker starts or within 10 s while one runs
+    # (any worker consuming with acknowledgements puts back a dead consumer's claim), RabbitMQ
+    # at once. A task that raises is still acknowledged (failed, not retried).
     "task_acks_late": True,
     # A pool process that dies mid-task (the worker lives on) re-queues the task...
     "task_reject_on_worker_lost": True,

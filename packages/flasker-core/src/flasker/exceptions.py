@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from werkzeug.exceptions import ServiceUnavailable
-
 
 class FlaskerError(Exception):
     """Base class for every error flasker raises on purpose."""
@@ -116,7 +114,31 @@ class NoProjectError(ProjectError):
     """`current_project` was used while no project is active."""
 
 
-class DatabaseUnavailableError(FlaskerError, ServiceUnavailable):
+class ServiceUnavailableError(FlaskerError):
+    """A service the request needs (the database, the task broker) cannot answer now.
+
+    Requests answer it with 503 and `Retry-After` (`http_exception()`), not a 500: the server
+    itself is sound. Kept free of werkzeug so that `flasker --help`, which imports this module,
+    stays light.
+    """
+
+    code = 503
+    #: Seconds the client is asked to wait before it sends the request again.
+    retry_after_seconds = 5
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+    def http_exception(self) -> Exception:
+        """werkzeug's 503 with this description, for the app's handler of HTTP errors (the
+        API's problem+json, else werkzeug's page)."""
+        from werkzeug.exceptions import ServiceUnavailable
+
+        return ServiceUnavailable(self.description, retry_after=self.retry_after_seconds)
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
     """The database cannot answer now: its connection was lost (a restart, a terminated backend,
     a network cut) or refused, it is locked, or the pool had no connection free in time.
 
@@ -128,10 +150,6 @@ class DatabaseUnavailableError(FlaskerError, ServiceUnavailable):
 
         raise DatabaseUnavailableError("the connection was lost", may_be_stored=False)
     """
-
-    code = 503
-    #: Seconds the client is asked to wait before it sends the request again.
-    retry_after_seconds = 5
 
     def __init__(self, reason: str, *, may_be_stored: bool = False) -> None:
         self.reason = reason
@@ -147,10 +165,10 @@ class DatabaseUnavailableError(FlaskerError, ServiceUnavailable):
                 f"the database is unavailable ({reason}); nothing of this request was stored: "
                 f"send it again in {self.retry_after_seconds} s"
             )
-        super().__init__(description, retry_after=self.retry_after_seconds)
+        super().__init__(description)
 
 
-class BrokerUnavailableError(FlaskerError, ServiceUnavailable):
+class BrokerUnavailableError(ServiceUnavailableError):
     """The task broker (or the result backend beside it) cannot be reached now: it is
     restarting, or the network to it is cut. A view that sends a task then answers 503 with
     `Retry-After` instead of a 500: the server is sound and reconnects by itself.
@@ -158,15 +176,10 @@ class BrokerUnavailableError(FlaskerError, ServiceUnavailable):
         raise BrokerUnavailableError("redis", "the connection was refused or lost")
     """
 
-    code = 503
-    #: Seconds the client is asked to wait before it sends the request again.
-    retry_after_seconds = 5
-
     def __init__(self, kind: str, reason: str) -> None:
         self.kind = kind
         self.reason = reason
         super().__init__(
-            f"the task broker ({kind}) is unavailable ({reason}): the task was not sent; "
-            f"send the request again in {self.retry_after_seconds} s",
-            retry_after=self.retry_after_seconds,
+            f"the task broker ({kind}) is unavailable ({reason}): no task was sent; "
+            f"send the request again in {self.retry_after_seconds} s"
         )

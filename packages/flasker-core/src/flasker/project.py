@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, scoped_session
 
     from .db import Database
+    from .exceptions import ServiceUnavailableError
     from .manager import Manager
 
 logger = logging.getLogger(__name__)
@@ -266,6 +267,8 @@ class Project:
         from flask import g
         from sqlalchemy.exc import SQLAlchemyError
 
+        from ._unavailable import answer, pass_on
+
         @app.before_request
         def _note_commits() -> None:
             # to tell, if the database fails later, whether this request began a COMMIT
@@ -280,27 +283,36 @@ class Project:
                     unavailable = self._database_unavailable(error)
                     if unavailable is None:
                         raise
-                    return app.make_response(app.handle_http_exception(unavailable))
+                    return app.make_response(answer(app, unavailable))
             return response
 
         @app.errorhandler(SQLAlchemyError)
         def _database_error(error: SQLAlchemyError) -> Any:
             unavailable = self._database_unavailable(error)
             if unavailable is not None:
-                return app.handle_http_exception(unavailable)
+                return answer(app, unavailable)
             # any other database error goes on as if this handler did not exist: to the app's
             # handler of a wider class (Exception) if there is one, else a 500
-            handlers = app.error_handler_spec.get(None, {}).get(None, {})
             mro = type(error).__mro__
-            for cls in mro[mro.index(SQLAlchemyError) + 1 :]:
-                if cls in handlers:
-                    return app.ensure_sync(handlers[cls])(error)
-            raise error
+            return pass_on(app, error, set(mro[: mro.index(SQLAlchemyError) + 1]))
 
         @app.teardown_appcontext
         def _remove(_exc: BaseException | None) -> None:
             if "db" in self.__dict__:
                 self.db.remove()
+
+    def unavailable(self, error: BaseException) -> ServiceUnavailableError | None:
+        """The 503 to answer for `error` when it means the database or the task broker cannot
+        answer now; None for anything else (a bug). The app answers these by itself; a
+        blueprint with a catch-all error handler of its own (Flask prefers it to the app's
+        handlers), such as the console's, asks here first."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(error, SQLAlchemyError):
+            return self._database_unavailable(error)
+        from ._broker_errors import broker_unavailable
+
+        return broker_unavailable(self, error)
 
     def _database_unavailable(self, error: BaseException) -> Any:
         """The 503 to answer for `error` (with whether the request may have stored anything),
@@ -312,7 +324,8 @@ class Project:
         began = self.db.commits_started() > g.get("_flasker_commits", 0)
         unavailable = unavailable_error(error, may_be_stored=began)
         if unavailable is not None:
-            cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
+            text = str(getattr(error, "orig", None) or error).strip()
+            cause = (text.splitlines() or [type(error).__name__])[0][:200]
             logger.warning(
                 "database unavailable, answered 503 to %s %s%s: %s: %s",
                 request.method,
