@@ -334,6 +334,22 @@ def workers(
         yield names, processes, logs
 
 
+def worker_sets(
+    cfg: Path, folder: Path, setup: Setup, marks_folder: Path
+) -> Iterator[tuple[int, tuple[list[str], list[Any], list[Path]]]]:
+    """(count, workers) for each count of COUNTS: a prefork worker of that many children,
+    started anew for each count; or the first `count` of max(COUNTS) solo workers, started
+    once (the others idle on queues of their own)."""
+    if setup.pool == "prefork":
+        for workers_count in COUNTS:
+            with workers(cfg, folder, workers_count, setup, marks_folder) as started:
+                yield workers_count, started
+        return
+    with workers(cfg, folder, max(COUNTS), setup, marks_folder) as (names, processes, logs):
+        for workers_count in COUNTS:
+            yield workers_count, (names[:workers_count], processes[:workers_count], logs)
+
+
 def measure_setup(
     broker_name: str,
     broker: str,
@@ -353,40 +369,23 @@ def measure_setup(
     )
     runs: list[Run] = []
     try:
-        if setup.pool == "prefork":
-            for workers_count in COUNTS:
-                with workers(cfg, project, workers_count, setup, marks_folder) as started:
-                    names, processes, logs = started
-                    runs.append(
-                        guarded_run(
-                            app,
-                            names,
-                            processes,
-                            logs,
-                            marks_folder,
-                            count,
-                            ignore,
-                            redis_pid,
-                            workers_count,
-                        )
+        sets = contextlib.closing(worker_sets(cfg, project, setup, marks_folder))
+        # closing(): a failed run stops its workers at once, not when the generator is collected
+        with sets as each:
+            for workers_count, (names, processes, logs) in each:
+                runs.append(
+                    guarded_run(
+                        app,
+                        names,
+                        processes,
+                        logs,
+                        marks_folder,
+                        count,
+                        ignore,
+                        redis_pid,
+                        workers_count,
                     )
-        else:
-            with workers(cfg, project, max(COUNTS), setup, marks_folder) as started:
-                names, processes, logs = started
-                for workers_count in COUNTS:
-                    runs.append(
-                        guarded_run(
-                            app,
-                            names[:workers_count],
-                            processes[:workers_count],
-                            logs,
-                            marks_folder,
-                            count,
-                            ignore,
-                            redis_pid,
-                            workers_count,
-                        )
-                    )
+                )
     finally:
         app.close()
     return runs

@@ -140,6 +140,14 @@ class Ledger:
         return self._scalar(query.order_by(run.id).limit(1))
 
 
+def queue_all(project, tasks) -> tuple[Ledger, float]:
+    """Send the TASKS tasks (no worker runs yet); their ledger and when it began."""
+    started = time.monotonic()
+    for number in range(TASKS):
+        tasks.record_run.delay(number)
+    return Ledger(project, tasks), started
+
+
 def _children(pid: int) -> set[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -215,10 +223,7 @@ BROKERS = pytest.mark.parametrize(
 @BROKERS
 def test_no_task_lost_when_the_worker_group_is_killed(setting, tmp_path: Path) -> None:
     broker, project, tasks = setting
-    ledger = Ledger(project, tasks)
-    started = time.monotonic()
-    for number in range(TASKS):
-        tasks.record_run.delay(number)
+    ledger, started = queue_all(project, tasks)
 
     first = tmp_path / "first.log"
     pool = ("--concurrency", "2", "-n", f"first-{broker}@%h")
@@ -247,10 +252,7 @@ def test_no_task_lost_when_the_worker_group_is_killed(setting, tmp_path: Path) -
 @BROKERS
 def test_no_task_lost_when_a_pool_process_is_killed(setting, tmp_path: Path) -> None:
     broker, project, tasks = setting
-    ledger = Ledger(project, tasks)
-    started = time.monotonic()
-    for number in range(TASKS):
-        tasks.record_run.delay(number)
+    ledger, started = queue_all(project, tasks)
 
     log = tmp_path / "worker.log"
     pool = ("--concurrency", "2", "-n", f"child-{broker}@%h")
