@@ -1,7 +1,9 @@
 """The benchmark's flasker project: House and Cat on `flasker.util.Model`, every model exposed.
 
 `House.cat_count` is counted by the database (`count="cats"`); `LoadedHouse` maps the same
-table with the `loads=` form of the property, for W6L. Imported by `Project.start()`
+table with the `loads=` form of the property, for W6L. `PlainHouse` and `PlainCat` map the same
+tables again as flasker 0.1 users write models: a plain `@property` (`label`) with no API
+declaration at all (the P workloads). Imported by `Project.start()`
 ([PROJECT] MODULES = bench_models in the cfg run_flasker.py writes). The tables match
 `common.metadata`, which creates and fills them before the project starts.
 """
@@ -55,3 +57,36 @@ class LoadedHouse(Model):
 
 
 api.add_model(LoadedHouse, collection="loaded_houses", methods=["GET"])
+
+
+class PlainHouse(Model):
+    """Houses as a flasker 0.1 model: `label` is a plain `@property` (P workloads)."""
+
+    __table__ = House.__table__
+
+    cats = relationship("PlainCat", viewonly=True, order_by="PlainCat.id")
+
+    @property
+    def label(self) -> str:
+        return f"{self.address} (house {self.id})"
+
+    @property
+    @api.property(count="cats")
+    def cat_count(self) -> int:
+        return len(self.cats)
+
+
+class PlainCat(Model):
+    """Cats as a flasker 0.1 model: `label` is a plain `@property` (P workloads)."""
+
+    __table__ = Cat.__table__
+
+    house = relationship("PlainHouse", viewonly=True)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}, {self.color}"
+
+
+api.add_model(PlainHouse, collection="plain_houses", methods=["GET"])
+api.add_model(PlainCat, collection="plain_cats", methods=["GET"])

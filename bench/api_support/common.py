@@ -155,6 +155,16 @@ CAT_SORTS = {name: cats.c[name] for name in ("id", "name", "color", "age", "hous
 CAT_WRITABLE = {"name": str, "color": str, "age": int, "house_id": int}
 
 
+def house_label(house: dict[str, Any]) -> str:
+    """The P workloads' plain property, as the baseline computes it (bench_models.PlainHouse)."""
+    return f"{house['address']} (house {house['id']})"
+
+
+def cat_label(cat: dict[str, Any]) -> str:
+    """The P workloads' plain property of cats (bench_models.PlainCat)."""
+    return f"{cat['name']}, {cat['color']}"
+
+
 def hand_app(engine: Engine, app: Flask | None = None) -> Flask:
     """The baseline: plain Flask views, SQLAlchemy Core, orjson, under `/hand/`.
 
@@ -174,7 +184,8 @@ def hand_app(engine: Engine, app: Flask | None = None) -> Flask:
     def house_list() -> Response:
         limit, offset = _page_args()
         include_cats = request.args.get("include") == "cats"
-        with_count = request.args.get("fields") == "id,address,cat_count"
+        with_count = "cat_count" in request.args.get("fields", "").split(",")
+        labelled = "label" in request.args
         with engine.connect() as connection:
             total = connection.execute(select(func.count()).select_from(houses)).scalar_one()
             page = select(*HOUSE_COLUMNS).order_by(houses.c.id).limit(limit).offset(offset)
@@ -188,7 +199,10 @@ def hand_app(engine: Engine, app: Flask | None = None) -> Flask:
                     .order_by(cats.c.house_id, cats.c.id)
                 )
                 for child in connection.execute(children):
-                    by_house[child.house_id].append(dict(zip(CAT_KEYS, child, strict=True)))
+                    cat_row = dict(zip(CAT_KEYS, child, strict=True))
+                    if labelled:
+                        cat_row["label"] = cat_label(cat_row)
+                    by_house[child.house_id].append(cat_row)
                 for row in rows:
                     row["cats"] = by_house[row["id"]]
             if with_count:
@@ -201,6 +215,9 @@ def hand_app(engine: Engine, app: Flask | None = None) -> Flask:
                 )
                 for row in rows:
                     row["cat_count"] = counts.get(row["id"], 0)
+        if labelled:
+            for row in rows:
+                row["label"] = house_label(row)
         return _envelope(rows, total, limit, offset)
 
     @app.get("/hand/cats/")
@@ -230,6 +247,10 @@ def hand_app(engine: Engine, app: Flask | None = None) -> Flask:
             page = select(*CAT_COLUMNS).where(*conditions).order_by(*order)
             result = connection.execute(page.limit(limit).offset(offset))
             rows = [dict(zip(CAT_KEYS, row, strict=True)) for row in result]
+            labelled = "label" in request.args
+            if labelled:
+                for row in rows:
+                    row["label"] = cat_label(row)
             if request.args.get("include") == "house":
                 keys = {row["house_id"] for row in rows}
                 parents = {
@@ -238,6 +259,9 @@ def hand_app(engine: Engine, app: Flask | None = None) -> Flask:
                         select(*HOUSE_COLUMNS).where(houses.c.id.in_(keys))
                     )
                 }
+                if labelled:
+                    for parent in parents.values():
+                        parent["label"] = house_label(parent)
                 for row in rows:
                     row["house"] = parents.get(row["house_id"])
         return _envelope(rows, total, limit, offset)
@@ -295,6 +319,11 @@ WORKLOADS = {
     "W5": "cats filtered (color, age>=) + sorted (-age,name), page of 100",
     "W6": "page of 100 houses with cat_count (a property over a relation)",
     "W6L": "W6 with cat_count computed in Python over loads= (flasker-api only)",
+    "P2": "page of 100 houses with a plain @property (label)",
+    "P3a": "100 houses with label, each with its 10 cats with label",
+    "P3b": "1,000 cats with label, each with its house with label",
+    "P5": "cats with label filtered (color) + sorted (name), page of 100",
+    "P6": "page of 100 houses with label and cat_count (count=)",
 }
 
 
@@ -498,6 +527,32 @@ def check_filtered(cats_: list[dict[str, Any]]) -> None:
     expect(all(c["color"] == "black" and c["age"] >= 3 for c in cats_), "filter not applied")
 
 
+def check_color_sorted(cats_: list[dict[str, Any]]) -> None:
+    expect(len(cats_) == 100, f"{len(cats_)} cats, expected 100")
+    names = [c["name"] for c in cats_]
+    expect(names == sorted(names), "not sorted by name")
+    expect(all(c["color"] == "black" for c in cats_), "filter not applied")
+
+
+def labelled(check: Callable[[Any], None], nested: str = "") -> Callable[[Any], None]:
+    """`check`, and every row (and its `nested` relation's rows) carries the right label."""
+
+    def checked(data: Any) -> None:
+        check(data)
+        for row in data["data"]:
+            if "address" in row:
+                expect(row["label"] == house_label(row), f"label of {str(row)[:120]}")
+            else:
+                expect(row["label"] == cat_label(row), f"label of {str(row)[:120]}")
+            value = row.get(nested) if nested else None
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, dict):
+                    expected = house_label(child) if "address" in child else cat_label(child)
+                    expect(child.get("label") == expected, f"label of {str(child)[:120]}")
+
+    return checked
+
+
 def new_cat(iteration: int) -> dict[str, Any]:
     """A cat to create: too young for W5's filter, in a house past the pages W2/W3/W6 read."""
     name = f"Bench {iteration}-{time.perf_counter_ns()}"
@@ -546,4 +601,19 @@ def hand_calls() -> dict[str, Call]:
         ),
         "W6": Call("GET", "/hand/houses/?limit=100&fields=id,address,cat_count", w6),
         "W6L": Call("GET", "/hand/houses/?limit=100&fields=id,address,cat_count", w6),
+        "P2": Call("GET", "/hand/houses/?limit=100&label", labelled(w2)),
+        "P3a": Call(
+            "GET",
+            "/hand/houses/?limit=100&include=cats&label",
+            labelled(lambda data: check_houses_with_cats(envelope(data)), "cats"),
+        ),
+        "P3b": Call("GET", "/hand/cats/?limit=1000&include=house&label", labelled(w3b, "house")),
+        "P5": Call(
+            "GET",
+            "/hand/cats/?color=black&sort=name&limit=100&label",
+            labelled(lambda data: check_color_sorted(envelope(data))),
+        ),
+        "P6": Call(
+            "GET", "/hand/houses/?limit=100&fields=id,address,cat_count&label", labelled(w6)
+        ),
     }
