@@ -28,6 +28,9 @@ _PIP = "pip install"
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+#: flasker 0.1's default APP_FOLDER, still used when the cfg folder has no app files of its own.
+LEGACY_APP_FOLDER = "app"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -79,7 +82,25 @@ class Config:
 
     @property
     def app_folder(self) -> Path:
-        return self.folder / (self.get("PROJECT", "APP_FOLDER") or ".")
+        """APP_FOLDER, or the folder holding the app's templates and static files.
+
+        Without APP_FOLDER it is the cfg file's folder, unless that folder has neither the
+        templates nor the static folder and `app/` beside it has one of them: flasker 0.1's
+        default APP_FOLDER was `app/`, so its projects keep `app/templates/` and `app/static/`
+        with no APP_FOLDER written, and must render their templates unchanged. Looked up on
+        the disk at each call, so a folder created after loading counts.
+        """
+        written = self.get("PROJECT", "APP_FOLDER")
+        if written:
+            return self.folder / written
+        names = [self.get("PROJECT", key) for key in ("TEMPLATE_FOLDER", "STATIC_FOLDER")]
+        names = [name for name in names if name]
+        legacy = self.folder / LEGACY_APP_FOLDER
+        if not any((self.folder / name).is_dir() for name in names) and any(
+            (legacy / name).is_dir() for name in names
+        ):
+            return legacy
+        return self.folder
 
     @property
     def state_folder(self) -> Path:
@@ -204,6 +225,8 @@ def _line_of_renamed(key: str, entries: list[schema.Entry], section: str) -> int
     for entry in entries:
         if entry.key.lower() == key.lower() or entry.key.removeprefix("CACHE_") == key:
             return entry.line
+        if section == "PROJECT" and schema.PROJECT_ALIASES.get(entry.key) == key:
+            return entry.line
     return None
 
 
@@ -268,4 +291,6 @@ def _setting_of(section: str, key: str) -> str:
         return key.lower()
     if section == "CACHE":
         return key.removeprefix("CACHE_")
+    if section == "PROJECT":
+        return schema.PROJECT_ALIASES.get(key, key)
     return key

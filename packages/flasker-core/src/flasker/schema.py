@@ -127,12 +127,21 @@ PROJECT = SectionSchema.of(
             "DB_URL",
             doc="SQLAlchemy database URL; defaults to SQLite in the project folder (db.sqlite).",
         ),
-        Key("APP_FOLDER", doc="Folder of the Flask app, relative to the cfg file (default: it)."),
-        Key("STATIC_FOLDER", doc="Static files folder, relative to APP_FOLDER.", default="static"),
+        Key(
+            "APP_FOLDER",
+            doc="Folder of the Flask app (where TEMPLATE_FOLDER and STATIC_FOLDER are), relative "
+            "to the cfg file. Default: the cfg file's folder; but when that folder has neither "
+            "of them and app/ beside it has one, app/ (flasker 0.1's default layout).",
+        ),
+        Key(
+            "STATIC_FOLDER",
+            doc="Static files folder, relative to APP_FOLDER (flasker 0.1: APP_STATIC_FOLDER).",
+            default="static",
+        ),
         Key("STATIC_URL", doc="URL path the static folder is served at.", default="/static"),
         Key(
             "TEMPLATE_FOLDER",
-            doc="Templates folder, relative to APP_FOLDER.",
+            doc="Templates folder, relative to APP_FOLDER (flasker 0.1: APP_TEMPLATE_FOLDER).",
             default="templates",
         ),
         Key(
@@ -151,6 +160,34 @@ PROJECT = SectionSchema.of(
     ],
     "The project itself: its name, its modules and its database.",
 )
+
+#: flasker 0.1's names of [PROJECT] keys, read as ours (same meaning, relative to APP_FOLDER).
+PROJECT_ALIASES = {"APP_STATIC_FOLDER": "STATIC_FOLDER", "APP_TEMPLATE_FOLDER": "TEMPLATE_FOLDER"}
+
+
+def _validate_project(entries: list[Entry], report: Report) -> dict[str, Any]:
+    """[PROJECT], with flasker 0.1's key names read as ours so a 0.1 cfg loads unchanged.
+
+    Writing both spellings of one key is reported at the second one, as for Celery's old and
+    new names: which one wins would otherwise depend on their order.
+    """
+    renamed: list[Entry] = []
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        key = PROJECT_ALIASES.get(entry.key, entry.key)
+        earlier = seen.get(key)
+        if earlier is not None and earlier.key != entry.key:
+            where = f" on line {earlier.line}" if earlier.line else ""
+            report(
+                entry,
+                f"{entry.key} and {earlier.key}{where} are the same setting ({key}; "
+                "flasker 0.1 called it APP_" + key + "); keep one",
+            )
+            continue
+        seen[key] = entry
+        renamed.append(Entry(key, entry.raw, entry.line))
+    return PROJECT.validate(renamed, report)
+
 
 APP = SectionSchema(
     "APP",
@@ -298,7 +335,7 @@ def builtin_sections() -> dict[str, tuple[SectionSchema, Callable[..., dict[str,
         doc="Any Celery setting, in Celery 5 lower-case names or the old upper-case ones.",
     )
     return {
-        "PROJECT": (PROJECT, PROJECT.validate),
+        "PROJECT": (PROJECT, _validate_project),
         "APP": (APP, _validate_app),
         "CELERY": (celery, validate_celery),
         "ENGINE": (ENGINE, _validate_engine),
