@@ -83,7 +83,7 @@ MODELS = """
 
 
     class PerfShelter(Model):
-        \"\"\"A plain Python property next to a counted one: entities are needed (ORM path).\"\"\"
+        \"\"\"A plain Python property next to a counted one (light entities, reader.py).\"\"\"
 
         __tablename__ = "perf_shelters"
         id = Column(Integer, primary_key=True)
@@ -301,7 +301,7 @@ def add_houses(api: Any, count: int) -> None:
         ("/perf_cats/?limit=1000&include=house", 2),  # page, houses
         ("/perf_houses/2", 1),
         ("/perf_houses/2?include=cats", 2),
-        ("/perf_shelters/", 2),  # ORM path: page, then the counts of its entities
+        ("/perf_shelters/", 1),  # a plain property on light entities: the page, counts in it
     ],
 )
 def test_query_counts_do_not_grow_with_the_page(api, path, queries):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -26,6 +27,7 @@ from flasker.db import is_unavailable
 
 from . import _coerce
 from .conditional import check_if_match, etag_of, is_fresh, json_response, not_modified
+from .light import NeedsEntity
 from .model_info import ModelInfo, RelationInfo
 from .problems import ApiProblem, ProblemCollector, bad_field, http_problem
 from .query import (
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from .manager import APIManager
 
 JSON_TYPES = ("application/json",)
+
+log = logging.getLogger(__name__)
 
 #: The largest 1-based relation position looked up; beyond it the answer is 404.
 MAX_POSITION = 10**12
@@ -146,6 +150,17 @@ class Endpoints:
                     return self.one_response(dumps(plan.one(connection, row)))
         raise self.not_found(info, key_text)
 
+    def read_item(self, info: ModelInfo, key_text: str, selection: Selection) -> Response:
+        """GET of one entity: as rows when a plan can answer (`read_one`), else as entities."""
+        plan = self.plans.get(info, selection)
+        if plan is not None:
+            try:
+                return self.read_one(info, key_text, plan)
+            except NeedsEntity as error:
+                self.entity_needed(info, selection, (), error)
+        options = loader_options(info, selection, self.manager.info_for)
+        return self.render_one(info, self.load(info, key_text, options), selection)
+
     def read_connection(self) -> contextlib.AbstractContextManager[sa.Connection]:
         """Where reads run: the session's connection when the request already has a session
         (its transaction sees what the request did), else a connection of the engine's pool
@@ -190,35 +205,17 @@ class Endpoints:
         extra_where: Iterable[Any] = (),
     ) -> Response:
         extra_where = list(extra_where)
-        keys = [name for name, _ in cursor_keys(info, query.sort)]
-        plan = self.plans.get(info, query.selection, tuple(keys))
-        last_values: list[Any] | None = None
-        if plan is not None:  # nothing shown needs an ORM entity: plain rows (reader.py)
-            with self.read_connection() as connection:
-                if not query.filters and query.after is None and not extra_where:
-                    # the shape of most list requests: statements built once, bound values
-                    statement, counter = self.unfiltered(info, query, plan)
-                    params = {"limit": query.limit + 1, "offset": query.offset or 0}
-                    rows: list[Any] = connection.execute(statement, params).all()
-                else:
-                    statement = page_statement(info, query, (), extra_where, columns=plan.columns)
-                    rows, counter = connection.execute(statement).all(), None
-                rows, has_more, total = self.page_of(
-                    rows, query, connection, info, extra_where, counter
-                )
-                if has_more:
-                    last_values = [rows[-1][plan.position(name)] for name in keys]
-                data = plan.many(connection, rows)
-        else:
-            session = self.session
-            options = loader_options(info, query.selection, self.manager.info_for)
-            statement = page_statement(info, query, options, extra_where)
-            rows = list(session.execute(statement).scalars().all())
-            rows, has_more, total = self.page_of(rows, query, session, info, extra_where)
-            if has_more:
-                last_values = [getattr(rows[-1], name) for name in keys]
-            values = self.entity_values(info, query.selection, rows)
-            data = self.serializers.get(info, query.selection).many(rows, values)
+        keys = tuple(name for name, _ in cursor_keys(info, query.sort))
+        plan = self.plans.get(info, query.selection, keys)
+        page = None
+        if plan is not None:  # no ORM entity needed: plain rows and light entities (reader.py)
+            try:
+                page = self.rows_page(info, query, extra_where, plan, keys)
+            except NeedsEntity as error:
+                self.entity_needed(info, query.selection, keys, error)
+        if page is None:
+            page = self.entities_page(info, query, extra_where, keys)
+        data, last_values, total = page
         next_url = None if last_values is None else self.next_url(info, query, last_values)
         envelope = {
             "data": data,
@@ -236,6 +233,60 @@ class Endpoints:
             return not_modified(etag)
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
         return json_response(body, etag=etag, headers=headers)
+
+    def rows_page(
+        self,
+        info: ModelInfo,
+        query: ListQuery,
+        extra_where: list[Any],
+        plan: Plan,
+        keys: tuple[str, ...],
+    ) -> tuple[list[dict[str, Any]], list[Any] | None, int | None]:
+        """(the page's data, the last row's sort keys when more follow, the total), read
+        as rows by a plan (reader.py)."""
+        last_values = None
+        with self.read_connection() as connection:
+            if not query.filters and query.after is None and not extra_where:
+                # the shape of most list requests: statements built once, bound values
+                statement, counter = self.unfiltered(info, query, plan)
+                params = {"limit": query.limit + 1, "offset": query.offset or 0}
+                rows: list[Any] = connection.execute(statement, params).all()
+            else:
+                statement = page_statement(info, query, (), extra_where, columns=plan.columns)
+                rows, counter = connection.execute(statement).all(), None
+            rows, has_more, total = self.page_of(
+                rows, query, connection, info, extra_where, counter
+            )
+            if has_more:
+                last_values = [rows[-1][plan.position(name)] for name in keys]
+            return plan.many(connection, rows), last_values, total
+
+    def entities_page(
+        self, info: ModelInfo, query: ListQuery, extra_where: list[Any], keys: tuple[str, ...]
+    ) -> tuple[list[dict[str, Any]], list[Any] | None, int | None]:
+        """The same as `rows_page`, from ORM entities of the request's session."""
+        session = self.session
+        options = loader_options(info, query.selection, self.manager.info_for)
+        statement = page_statement(info, query, options, extra_where)
+        rows = list(session.execute(statement).scalars().all())
+        rows, has_more, total = self.page_of(rows, query, session, info, extra_where)
+        last_values = [getattr(rows[-1], name) for name in keys] if has_more else None
+        values = self.entity_values(info, query.selection, rows)
+        return self.serializers.get(info, query.selection).many(rows, values), last_values, total
+
+    def entity_needed(
+        self, info: ModelInfo, selection: Selection, keys: tuple[str, ...], error: Exception
+    ) -> None:
+        """A plain property failed on a light entity: this shape of request is answered from
+        ORM entities from now on, and the log says why (once per shape)."""
+        self.plans.demote(info, selection, keys)
+        log.warning(
+            "flasker-api: %s is answered from ORM entities from now on (slower): a property "
+            "could not be computed on a row (%s). Declare the relations it reads with "
+            "@api.property(loads=[...]) to keep it on the fast path.",
+            info.collection,
+            error,
+        )
 
     def page_of(
         self,
@@ -582,12 +633,7 @@ class Endpoints:
         method = request.method
         self.authorize("item", method, info.model)
         if method in ("GET", "HEAD"):
-            query = self.item_query(info)
-            plan = self.plans.get(info, query.selection)
-            if plan is not None:
-                return self.read_one(info, key, plan)
-            obj = self.load(info, key, loader_options(info, query.selection, self.manager.info_for))
-            return self.render_one(info, obj, query.selection)
+            return self.read_item(info, key, self.item_query(info).selection)
         query = self.item_query(info) if method != "DELETE" else ItemQuery()
         obj = self.load(info, key, loader_options(info, self.plain, self.manager.info_for))
         if "If-Match" in request.headers:
@@ -884,7 +930,7 @@ def _insertable_as_row(info: ModelInfo, plan: Plan, obj: Any, session_events: An
     inheritance, version counter or insert events, the session has no flush events, and the
     body set columns only (a relation assigned by key goes through the session as usual).
     """
-    if plan.nests or plan.root.properties:
+    if plan.nests or plan.root.properties or plan.light:
         return False
     mapper = sa.inspect(info.model)
     if not _plain_mapping(mapper) or mapper.dispatch.before_insert or mapper.dispatch.after_insert:

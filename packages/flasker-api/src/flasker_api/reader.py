@@ -1,11 +1,14 @@
 """Reads without ORM entities: a page (or one entity), its included relations and the
 properties the database computes, as plain rows assembled into dicts by compiled functions.
 
-Used whenever nothing in the response needs a Python object: every model in it shows columns
-and `count=` / `expression=` properties only (a plain `@property` needs its entity, and then
-the ORM path of endpoints.py runs). The queries are the ORM path's: one for the page (with the
-SQL properties as correlated subqueries in it), then one per included relation, `IN` over the
-keys read at the level above (500 keys a query, like `selectinload`)::
+Columns and `count=` / `expression=` properties come straight from the rows. A plain Python
+`@property` (flasker 0.1 style) is computed on a light entity (light.py): the row itself, as a
+tuple subclass whose attributes read like the model's, with the relations the property declares
+in `loads=` set on it. Only a model light entities cannot stand in for (or a property that
+fails on one, `NeedsEntity`) sends a request to the ORM path of endpoints.py. The queries are
+the ORM path's: one for the page (with the SQL properties as correlated subqueries in it), then
+one per included or `loads=` relation, `IN` over the keys read at the level above (500 keys a
+query, like `selectinload`)::
 
     plan = plans.get(info, selection, extra=("age",))   # None: the ORM path must answer
     rows = connection.execute(page_statement(..., columns=plan.root.columns)).all()
@@ -20,20 +23,25 @@ parent's join key). Each entity is written in full once per response; a repeat i
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import RelationshipDirection, aliased
 
+from .light import LightEntity, NeedsEntity, light_class, light_columns, supports_light
 from .model_info import ModelInfo
 from .query import IncludeTree, Selection
-from .serialize import _b64, shown_attributes, sql_properties
+from .serialize import _b64, _get, shown_attributes, sql_properties
 from .statements import column, property_expression, simple_join_pairs
 
 Lookup = Callable[[type], ModelInfo | None]
+#: The relations a property reads (`loads=["cats", "cats.toys"]` → {"cats": {"toys": {}}}).
+LoadsTree = dict[str, "LoadsTree"]
 
 #: Keys per relation query (as `selectinload`), so query counts match the ORM path's.
 CHUNK = 500
@@ -56,6 +64,10 @@ class Edge:
     #: Maps one key to one row (many-to-one on the target's columns) or to a list.
     by_key: bool
     statement: Any = None
+    #: Written in the response (`include=`); else only read for a property's `loads=`.
+    shown: bool = True
+    #: Set on the parent's light entities as an attribute, for a property's `loads=`.
+    attached: bool = False
 
 
 @dataclass
@@ -65,8 +77,12 @@ class Node:
     info: ModelInfo
     tag: int
     names: list[str]
+    #: The shown properties the database computes, selected after `names`.
     properties: list[str]
     edges: list[Edge] = field(default_factory=list)
+    #: The light class rows of this node become (light.py), when Python code reads them: a
+    #: shown plain property, or a parent's property that `loads=` this relation.
+    light: type[LightEntity] | None = None
 
     def position(self, name: str) -> int:
         return self.names.index(name)
@@ -86,6 +102,8 @@ class Plan:
         self._row = row
         self._key = root.key_positions
         self.nests = bool(edges)
+        #: Some row becomes a light entity: plain properties run on this path.
+        self.light = root.light is not None or any(e.node.light is not None for e in edges)
         self._by: dict[tuple[str, ...], Any] = {}
         #: Statements of unfiltered pages by sort (endpoints.py builds them).
         self.pages: dict[Any, tuple[Any, Any]] = {}
@@ -108,17 +126,40 @@ class Plan:
 
     def many(self, connection: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         row = self._row
+        light = self.root.light
+        if light is not None:
+            rows = list(map(light, rows))
         if not self.nests:
-            return [row(r, None, None, None) for r in rows]
+            with self._entity_needed():
+                return [row(r, None, None, None) for r in rows]
         maps = self.load(connection, rows)
         seen = {self._tag(r) for r in rows}
         add = seen.add
-        return [row(r, seen, add, maps) for r in rows]
+        with self._entity_needed():
+            return [row(r, seen, add, maps) for r in rows]
 
     def one(self, connection: sa.Connection, r: Any) -> dict[str, Any]:
+        light = self.root.light
+        if light is not None:
+            r = light(r)
         maps = self.load(connection, [r]) if self.nests else None
         seen = {self._tag(r)}
-        return self._row(r, seen, seen.add, maps)  # type: ignore[no-any-return]
+        with self._entity_needed():
+            return self._row(r, seen, seen.add, maps)  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def _entity_needed(self) -> Iterator[None]:
+        """A plain property that fails on a light entity becomes `NeedsEntity`: the ORM path
+        answers (a property that fails there too fails as it always did)."""
+        if not self.light:
+            yield
+            return
+        try:
+            yield
+        except NeedsEntity:
+            raise
+        except Exception as error:
+            raise NeedsEntity(f"{type(error).__name__}: {error}") from error
 
     def _tag(self, r: Any) -> tuple[Any, ...]:
         return (self.root.tag, *(r[i] for i in self._key))
@@ -127,6 +168,7 @@ class Plan:
         """The rows of every included relation, level by level: one dict per edge."""
         maps: list[dict[Any, Any]] = [{} for _ in self.edges]
         pending: list[tuple[Node, Sequence[Any]]] = [(self.root, rows)]
+        attach: list[tuple[Edge, Sequence[Any]]] = []
         while pending:
             node, node_rows = pending.pop(0)
             for edge in node.edges:
@@ -134,20 +176,52 @@ class Plan:
                 keys = _keys(node_rows, edge.parent_key)
                 child_rows: list[Any] = []
                 for start in range(0, len(keys), CHUNK):
-                    result = connection.execute(
+                    fetched = connection.execute(
                         edge.statement, {"keys": keys[start : start + CHUNK]}
-                    )
-                    for fetched in result:
-                        key = _key(fetched, edge.child_key)
-                        data = tuple(fetched[edge.skip :]) if edge.skip else fetched
-                        child_rows.append(data)
-                        if edge.by_key or not edge.uselist:
-                            found.setdefault(key, data)
-                        else:
-                            found.setdefault(key, []).append(data)
+                    ).all()
+                    _group(edge, fetched, found, child_rows)
+                if edge.attached:
+                    attach.append((edge, node_rows))
                 if edge.node.edges and child_rows:
                     pending.append((edge.node, child_rows))
+        for edge, node_rows in attach:
+            _attach(edge, node_rows, maps[edge.index])
         return maps
+
+
+def _group(edge: Edge, fetched: list[Any], found: dict[Any, Any], out: list[Any]) -> None:
+    """Index an edge's fetched rows by their parent's key into `found` (one row, or a list),
+    as light entities when Python code reads them; append them to `out`."""
+    if edge.skip:
+        keys = [_key(row, edge.child_key) for row in fetched]
+        fetched = [tuple(row[edge.skip :]) for row in fetched]
+    else:
+        keys = list(map(itemgetter(*edge.child_key), fetched))
+    light = edge.node.light
+    if light is not None:
+        fetched = list(map(light, fetched))
+    out.extend(fetched)
+    if edge.by_key or not edge.uselist:
+        for key, row in zip(keys, fetched, strict=True):
+            found.setdefault(key, row)
+    else:
+        for key, row in zip(keys, fetched, strict=True):
+            group = found.get(key)
+            if group is None:
+                found[key] = [row]
+            else:
+                group.append(row)
+
+
+def _attach(edge: Edge, rows: Sequence[Any], found: dict[Any, Any]) -> None:
+    """Set a `loads=` relation on light entities, as the ORM would: a list, or one or None."""
+    name, key_of = edge.name, itemgetter(*edge.parent_key)
+    if edge.uselist:
+        for row in rows:
+            row.__dict__[name] = list(found.get(key_of(row)) or ())
+    else:
+        for row in rows:
+            row.__dict__[name] = found.get(key_of(row))
 
 
 def _key(row: Any, positions: tuple[int, ...]) -> Any:
@@ -176,7 +250,8 @@ class ReadPlans:
     def get(
         self, info: ModelInfo, selection: Selection, extra: tuple[str, ...] = ()
     ) -> Plan | None:
-        """The plan, or None when something shown needs an ORM entity (a Python property)."""
+        """The plan, or None when something shown needs an ORM entity (a model light entities
+        cannot stand in for, or a shape `demote` was told about)."""
         key = (info.collection, selection, extra)
         try:
             return self._plans[key]
@@ -186,6 +261,11 @@ class ReadPlans:
             if key not in self._plans:
                 self._plans[key] = self._build(info, selection, extra)
             return self._plans[key]
+
+    def demote(self, info: ModelInfo, selection: Selection, extra: tuple[str, ...] = ()) -> None:
+        """From now on, answer this shape from ORM entities (a property failed on a light one)."""
+        with self._lock:
+            self._plans[(info.collection, selection, extra)] = None
 
     def expression(self, info: ModelInfo, name: str) -> Any:
         key = (info.collection, name)
@@ -237,27 +317,49 @@ class _Builder:
         self.sources: list[str] = []
         self.count = 0
 
-    def node(self, info: ModelInfo, tree: IncludeTree, needed: list[str]) -> Node | None:
+    def node(
+        self,
+        info: ModelInfo,
+        tree: IncludeTree,
+        needed: list[str],
+        loads: LoadsTree | None = None,
+        shown_node: bool = True,
+    ) -> Node | None:
+        """The node of `info` with its included relations (`tree`) and, when a parent's plain
+        property reads these rows (`loads` is given, maybe empty), the relations to set on
+        them. None when light entities cannot stand in for a model that Python code reads."""
         shown = shown_attributes(info, self.selection.fields_for(info.collection))
+        if not shown_node:
+            shown = []
         properties = [n for n in shown if n in info.properties]
-        if any(not info.properties[n].in_sql for n in properties):
+        python = [n for n in properties if not info.properties[n].in_sql]
+        light = bool(python) or loads is not None
+        if light and not supports_light(info.model, info.mapper):
             return None
+        loads = _loads_tree(info, python, loads or {})
         names = [n for n in shown if n in info.fields]
-        node = Node(info, self.tags.setdefault(info.collection, len(self.tags)), names, properties)
-        for name in [*info.primary_key, *needed]:
+        sql = [n for n in properties if info.properties[n].in_sql]
+        node = Node(info, self.tags.setdefault(info.collection, len(self.tags)), names, sql)
+        for name in [*info.primary_key, *needed, *(light_columns(info) if light else ())]:
             if name not in names:
                 names.append(name)
-        for relation_name, sub in tree:
+        included = dict(tree)
+        for relation_name in [*included, *(n for n in loads if n not in included)]:
+            sub = included.get(relation_name, ())
+            attached = relation_name in loads
+            child_loads = loads.get(relation_name)
+            relation = info.relations.get(relation_name)
+            target = None if relation is None else self.lookup(relation.target)
+            if target is None:  # a `loads=` relation to a model the API does not expose
+                return None
             relationship = info.mapper.relationships[relation_name]
-            target = self.lookup(info.relations[relation_name].target)
-            assert target is not None
             pairs = _attribute_pairs(info, target, relationship)
             index = len(self.edges)
             self.edges.append(None)  # type: ignore[arg-type]  # keep parents before children
             if pairs is not None:
                 local = [p[0] for p in pairs]
                 remote = [p[1] for p in pairs]
-                child = self.node(target, sub, remote)
+                child = self.node(target, sub, remote, child_loads, relation_name in included)
                 if child is None:
                     return None
                 for name in local:
@@ -276,7 +378,7 @@ class _Builder:
                 edge.statement = self.simple_statement(target, child, remote, relationship)
                 edge.local = local  # type: ignore[attr-defined]
             else:
-                child = self.node(target, sub, [])
+                child = self.node(target, sub, [], child_loads, relation_name in included)
                 if child is None:
                     return None
                 width = len(info.primary_key)
@@ -292,10 +394,14 @@ class _Builder:
                 )
                 edge.statement = self.joined_statement(info, target, child, relationship)
                 edge.local = list(info.primary_key)  # type: ignore[attr-defined]
+            edge.shown = relation_name in included
+            edge.attached = attached
             self.edges[index] = edge
             node.edges.append(edge)
         for edge in node.edges:
             edge.parent_key = tuple(node.position(n) for n in edge.local)  # type: ignore[attr-defined]
+        if light:
+            node.light = light_class(info, node.names)
         return node
 
     def columns_of(self, node: Node) -> list[Any]:
@@ -308,11 +414,15 @@ class _Builder:
     def simple_statement(
         self, target: ModelInfo, child: Node, remote: list[str], relationship: Any
     ) -> Any:
-        """`select <child columns> from t where t.fk in (:keys) order by …`."""
+        """`select <child columns> from t where t.fk in (:keys) order by t.fk, …`.
+
+        Ordered by the join key first: rows are only compared within one parent's group, and
+        that order is the index's (`t.fk`, then the row id), so the database need not sort."""
         keyed = _in(target, remote)
         statement = sa.select(*self.columns_of(child)).where(keyed)
         if relationship.direction is not RelationshipDirection.MANYTOONE:
-            statement = statement.order_by(*_order(target, relationship))
+            grouped = [column(target, n) for n in remote]
+            statement = statement.order_by(*grouped, *_order(target, relationship))
         return statement
 
     def joined_statement(
@@ -334,7 +444,7 @@ class _Builder:
     # -- the row functions ----------------------------------------------------------------------
     def compile(self, root: Node) -> Any:
         name = self.function(root)
-        namespace: dict[str, Any] = {"_b64": _b64, "__builtins__": {}}
+        namespace: dict[str, Any] = {"_b64": _b64, "__builtins__": {"getattr": getattr}}
         exec(compile("\n\n".join(self.sources), "<flasker_api row reader>", "exec"), namespace)
         return namespace[name]
 
@@ -351,10 +461,14 @@ class _Builder:
                 value = f"r[{by_name[attribute]}]"
                 if info.fields[attribute].format == "byte":
                     value = f"_b64({value})"
-            else:
+            elif attribute in node.properties:
                 value = f"r[{width + node.properties.index(attribute)}]"
+            else:  # a plain property, computed on the light entity `r`
+                value = _get("r", attribute)
             parts.append(f"{attribute!r}: {value}")
         for edge in node.edges:
+            if not edge.shown:
+                continue
             child = edge.node
             child_name = self.function(child)
             positions = child.key_positions
@@ -378,6 +492,22 @@ class _Builder:
         body = ",\n        ".join(parts)
         self.sources.append(f"def {name}(r, seen, add, M):\n    return {{\n        {body}\n    }}")
         return name
+
+
+def _loads_tree(info: ModelInfo, python: list[str], inherited: LoadsTree) -> LoadsTree:
+    """The `loads=` of the shown plain properties, merged with what a parent's property reads
+    through this node (`inherited`)."""
+    tree: LoadsTree = _copy(inherited)
+    for name in python:
+        for path in info.properties[name].loads:
+            level = tree
+            for part in path.split("."):
+                level = level.setdefault(part, {})
+    return tree
+
+
+def _copy(tree: LoadsTree) -> LoadsTree:
+    return {name: _copy(sub) for name, sub in tree.items()}
 
 
 def _attribute_pairs(
