@@ -20,6 +20,7 @@ Options come from keyword arguments, else the `[API]` cfg section, else the defa
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -54,6 +55,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 Authorizer = Callable[[str, str, "type | None"], bool | None]
 #: `validate(model, payload)`: messages (a list, or field → message) refuse with 422.
 Validator = Callable[[type, dict[str, Any]], "list[str] | dict[str, str] | str | None"]
+
+
+def _with_model_argument(function: Callable[..., Any]) -> Authorizer:
+    """`function` as an `Authorizer`: a two-argument (flasker 0.1) hook is called without the
+    model; anything else (three parameters, *args, a signature Python cannot read) as it is."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return function
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
+        return function
+    if len([p for p in parameters if p.kind in positional]) != 2:
+        return function
+
+    def authorize(endpoint: str, method: str, _model: type | None) -> bool | None:
+        return function(endpoint, method)
+
+    return authorize
 
 
 @dataclass(frozen=True)
@@ -181,8 +201,11 @@ class APIManager(Manager):
         self.options = replace(self.options, add_all_models=True)
 
     def authorize(self, function: F) -> F:
-        """Decorator: `function(endpoint, method, model)` returning False refuses with 403."""
-        self.authorizers.append(function)
+        """Decorator: `function(endpoint, method, model)` returning False refuses with 403.
+
+        flasker 0.1's hooks took `(endpoint, method)`; such a function is called without the
+        model, so a 0.1 project's hook keeps working instead of failing every request."""
+        self.authorizers.append(_with_model_argument(function))
         return function
 
     def validate(self, function: F) -> F:
