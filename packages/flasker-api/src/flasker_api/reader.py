@@ -102,6 +102,8 @@ class Plan:
         self._row = row
         self._key = root.key_positions
         self.nests = bool(edges)
+        #: Some relation is written in the response (not only read for a property).
+        self.writes_nested = any(e.shown for e in edges)
         #: Some row becomes a light entity: plain properties run on this path.
         self.light = root.light is not None or any(e.node.light is not None for e in edges)
         self._by: dict[tuple[str, ...], Any] = {}
@@ -133,6 +135,9 @@ class Plan:
             with self._entity_needed():
                 return [row(r, None, None, None) for r in rows]
         maps = self.load(connection, rows)
+        if not self.writes_nested:  # only `loads=` relations: nothing nested is written
+            with self._entity_needed():
+                return [row(r, None, None, None) for r in rows]
         seen = {self._tag(r) for r in rows}
         add = seen.add
         with self._entity_needed():
