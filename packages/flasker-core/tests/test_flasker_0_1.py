@@ -24,6 +24,9 @@ Config
   names): test_the_readme_sample_cfg_loads_as_0_1_read_it; test_celery_keys.py.
 - "[ENGINE] (... lower-cased)": test_config.py::test_common_engine_arguments_are_typed_at_their_line
   (`ECHO = yes` is `echo`).
+- "Later versions: [SESSION] (SMARTCOMMIT), [FLASK], DISABLE_FLASK / DISABLE_CELERY": not
+  aliased (see schema.LEGACY_SECTIONS for why) but each refused with what to write instead:
+  test_later_0_1_sections_and_keys_say_what_to_write_instead.
 - "SMARTCOMMIT: commit at the end of each request/task, roll back on error, always remove the
   scoped session" (our AUTOCOMMIT): test_project.py::test_autocommit_*,
   ::test_session_is_removed_after_every_request; test_worker.py for tasks.
@@ -290,6 +293,24 @@ def test_the_readme_sample_cfg_loads_as_0_1_read_it(tmp_path: Path) -> None:
     assert config.app["TESTING"] is True
     assert config.celery["broker_url"] == "redis://"
     assert config.db_url == "sqlite:///db/db.sqlite"
+
+
+def test_later_0_1_sections_and_keys_say_what_to_write_instead(tmp_path: Path) -> None:
+    cfg = write_project(
+        tmp_path,
+        "[PROJECT]\nNAME = x\nDISABLE_CELERY = True\nDISABLE_FLASK = False\n"
+        "[SESSION]\nSMARTCOMMIT = True\n[FLASK]\nDEBUG = True\n",
+    )
+    result = invoke(cfg, "check")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    for expected in (
+        f"{cfg}:3: [PROJECT] DISABLE_CELERY: flasker 0.1's DISABLE_CELERY is not needed",
+        f"{cfg}:4: [PROJECT] DISABLE_FLASK: flasker 0.1's DISABLE_FLASK is not needed",
+        f"{cfg}:5: [SESSION]: flasker 0.1's [SESSION] SMARTCOMMIT is [PROJECT] AUTOCOMMIT here",
+        f"{cfg}:7: [FLASK]: flasker 0.1's [FLASK] section is called [APP] here",
+    ):
+        assert expected in result.output, expected
 
 
 # -- CLI ----------------------------------------------------------------------------------------

@@ -231,6 +231,8 @@ def _line_of_renamed(key: str, entries: list[schema.Entry], section: str) -> int
 
 
 def _unknown_section(name: str) -> str:
+    if name in schema.LEGACY_SECTIONS:
+        return schema.LEGACY_SECTIONS[name]
     package = schema.EXTENSION_SECTIONS.get(name)
     if package:
         if importlib.util.find_spec(package.replace("-", "_")) is None:

@@ -164,6 +164,21 @@ PROJECT = SectionSchema.of(
 #: flasker 0.1's names of [PROJECT] keys, read as ours (same meaning, relative to APP_FOLDER).
 PROJECT_ALIASES = {"APP_STATIC_FOLDER": "STATIC_FOLDER", "APP_TEMPLATE_FOLDER": "TEMPLATE_FOLDER"}
 
+#: Keys and sections of later flasker 0.1.x versions that have no counterpart to alias: what to
+#: write instead. (Renaming [FLASK] to [APP] silently would make the console's editor write a
+#: second, [APP], section beside it.)
+LEGACY_PROJECT_KEYS = {
+    "DISABLE_FLASK": "flasker 0.1's DISABLE_FLASK is not needed: the Flask app is built only "
+    "when something uses it; remove this key",
+    "DISABLE_CELERY": "flasker 0.1's DISABLE_CELERY is not needed: the Celery app is built only "
+    "when something uses it (flasker server --no-worker starts no worker); remove this key",
+}
+LEGACY_SECTIONS = {
+    "FLASK": "flasker 0.1's [FLASK] section is called [APP] here: rename the section header",
+    "SESSION": "flasker 0.1's [SESSION] SMARTCOMMIT is [PROJECT] AUTOCOMMIT here (on by default)"
+    ": move or remove this section",
+}
+
 
 def _validate_project(entries: list[Entry], report: Report) -> dict[str, Any]:
     """[PROJECT], with flasker 0.1's key names read as ours so a 0.1 cfg loads unchanged.
@@ -174,6 +189,9 @@ def _validate_project(entries: list[Entry], report: Report) -> dict[str, Any]:
     renamed: list[Entry] = []
     seen: dict[str, Entry] = {}
     for entry in entries:
+        if entry.key in LEGACY_PROJECT_KEYS:
+            report(entry, LEGACY_PROJECT_KEYS[entry.key])
+            continue
         key = PROJECT_ALIASES.get(entry.key, entry.key)
         earlier = seen.get(key)
         if earlier is not None and earlier.key != entry.key:
