@@ -32,6 +32,9 @@ extension") that we keep, and the test that asserts it (here, or where it alread
 - "Errors as JSON with the HTTP status and a message": every `api.problem(...)` here.
 - "EXPAND off: an entity already serialised is replaced by its key ('no repetition')":
   test_depth_nests_related_models_without_repeating_them (always so here).
+- "MAX_LIMIT (0 = none)": test_max_limit_0_means_no_maximum.
+- "EXPAND (when off, an entity already serialised is replaced by its key)" as an [API] key:
+  test_expand_false_loads_and_expand_true_is_refused_naming_its_line.
 - "Tables were created at start-up (create_all) when the API was registered":
   test_tables_are_created_at_start_up.
 
@@ -46,6 +49,8 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+
+from flasker import ConfigError
 
 README_SAMPLE = """
     from flasker import current_project
@@ -228,3 +233,34 @@ def test_validate_refuses_the_write(api):
     body = api.problem(api.post("/cats/", json={"name": "salem"}), 422, pointer="/name")
     assert "capital letter" in str(body)
     assert api.snapshot() == before
+
+
+OWLS = """
+    from sqlalchemy import Column, Integer
+
+    from flasker import current_project
+    from flasker.ext.api import APIManager
+    from flasker.util import Model
+
+    current_project.register_manager(APIManager(add_all_models=True))
+
+    class Owl(Model):
+      id = Column(Integer, primary_key=True)
+"""
+
+
+def test_max_limit_0_means_no_maximum(project_0_1, make_api):
+    """A 0.1 cfg's `MAX_LIMIT = 0` (and `EXPAND = false`, what this API always does) loads."""
+    owls = make_api(
+        OWLS, {"owls": [{"id": i} for i in range(1, 1101)]}, "MAX_LIMIT = 0\nEXPAND = false"
+    )
+    body = owls.ok("/owls/?limit=5000")
+    assert body["meta"]["returned"] == 1100
+
+
+def test_expand_false_loads_and_expand_true_is_refused_naming_its_line(project_0_1, make_api):
+    with pytest.raises(ConfigError) as raised:
+        make_api(OWLS.replace("Owl", "Lark"), {}, "EXPAND = true")
+    message = str(raised.value)
+    assert "default.cfg:7: [API] EXPAND: flasker 0.1's EXPAND = true" in message
+    assert "every entity is written once per response" in message

@@ -234,6 +234,14 @@ class APIManager(Manager):
     def init_project(self, project: Project) -> None:
         self.project = project
         section = dict(project.config.section(API_SECTION.name))
+        if section.get("EXPAND"):
+            raise project.config.error(
+                API_SECTION.name,
+                "EXPAND",
+                "flasker 0.1's EXPAND = true (repeat an entity each time it is nested) is not "
+                "supported: every entity is written once per response, a repeat as its key "
+                "(EXPAND = false); remove the key, and use include= or depth= to nest",
+            )
         resolved: dict[str, Any] = {}
         for option in fields(APIOptions):
             key = option.name.upper()

@@ -27,7 +27,18 @@ API_SECTION = SectionSchema.of(
         ),
         Key("MAX_DEPTH", "int", 3, "Deepest nesting a client may ask for (depth= or include=)."),
         Key("DEFAULT_LIMIT", "int", 20, "Page size when a request gives no limit=."),
-        Key("MAX_LIMIT", "int", 1000, "Largest limit= a client may ask for."),
+        Key(
+            "MAX_LIMIT",
+            "int",
+            1000,
+            "Largest limit= a client may ask for; 0: no maximum (as in flasker 0.1).",
+        ),
+        Key(
+            "EXPAND",
+            "bool",
+            doc="flasker 0.1's option, kept so 0.1 cfgs load: false (each nested entity written "
+            "once, a repeat as its key) is how this API always answers; true is refused.",
+        ),
         Key("READ_ONLY", "bool", False, "Allow GET only, on every model."),
         Key(
             "METHODS",
