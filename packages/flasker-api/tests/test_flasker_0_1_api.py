@@ -18,8 +18,10 @@ extension") that we keep, and the test that asserts it (here, or where it alread
 - "/api/ lists every endpoint with its methods": test_the_readme_endpoints_exist_with_their_methods.
 - "/<table> GET POST; /<table>/<pk> GET PUT DELETE": test_the_readme_endpoints_answer.
 - "(composite keys)": test_composite_keys_name_an_entity_by_its_parts.
-- "/<table>/<pk>/<relation> GET (filter/sort/limit)":
-  test_relation_endpoint_filters_sorts_and_pages.
+- "/<table>/<pk>/<relation> GET (filter/sort/limit on dynamic relations)":
+  test_relation_endpoint_filters_sorts_and_pages,
+  test_a_dynamic_relation_has_its_endpoint_and_is_never_nested; the README's "(GET, PUT)":
+  test_relation_put_replaces_the_set.
 - "/<table>/<pk>/<relation>/<position> GET, position counted from 1":
   test_relation_position_counts_from_1.
 - "Query string: depth, limit, offset": test_depth_nests_related_models_without_repeating_them,
@@ -172,6 +174,13 @@ def test_relation_position_counts_from_1(api):
     api.problem(api.get("/houses/1/cats/4"), 404)
 
 
+def test_relation_put_replaces_the_set(api):
+    response = api.put("/houses/2/cats/", json=["Felix", "Tom"])
+    assert response.status_code in (200, 204), response.get_data(as_text=True)
+    assert sorted(api.names("/houses/2/cats/")) == ["Felix", "Tom"]
+    assert api.row("cats", name="Felix")["house_id"] == 2
+
+
 def test_relation_endpoint_filters_sorts_and_pages(api):
     assert api.names("/houses/1/cats/?sort=-name&limit=2") == ["Garfield", "Felix"]
     assert api.names("/houses/1/cats/?sort=name&offset=1&limit=1") == ["Felix"]
@@ -264,3 +273,41 @@ def test_expand_false_loads_and_expand_true_is_refused_naming_its_line(project_0
     message = str(raised.value)
     assert "default.cfg:7: [API] EXPAND: flasker 0.1's EXPAND = true" in message
     assert "every entity is written once per response" in message
+
+
+DYNAMIC = """
+    from sqlalchemy import Column, ForeignKey, Integer, Unicode
+    from sqlalchemy.orm import backref, relationship
+
+    from flasker import current_project
+    from flasker.ext.api import APIManager
+    from flasker.util import Model
+
+    current_project.register_manager(APIManager(add_all_models=True))
+
+    class Barn(Model):
+      id = Column(Integer, primary_key=True)
+
+    class Hen(Model):
+      id = Column(Integer, primary_key=True)
+      name = Column(Unicode(64))
+      barn_id = Column(ForeignKey('barns.id'))
+      barn = relationship('Barn', backref=backref('hens', lazy='dynamic'))
+"""
+
+
+def test_a_dynamic_relation_has_its_endpoint_and_is_never_nested(project_0_1, make_api):
+    """0.1 users wrote `backref(..., lazy='dynamic')` for relations too big to load at once."""
+    barns = make_api(
+        DYNAMIC,
+        {
+            "barns": [{"id": 1}],
+            "hens": [{"id": i, "name": f"m{i:02}", "barn_id": 1} for i in range(1, 31)],
+        },
+    )
+    page = barns.ok("/barns/1/hens/?sort=-name&limit=3&name=like.m1*")
+    assert [hen["name"] for hen in page["data"]] == ["m19", "m18", "m17"]
+    assert page["meta"]["total"] == 10
+    assert barns.ok("/barns/1/hens/30")["name"] == "m30"
+    assert "hens" not in barns.ok("/barns/1?depth=1")
+    barns.problem(barns.get("/barns/?include=hens"), 400, parameter="include", mentions=["hens"])
