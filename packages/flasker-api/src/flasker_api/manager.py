@@ -71,7 +71,8 @@ def _with_model_argument(function: Callable[..., Any]) -> Authorizer:
         return function
 
     def authorize(endpoint: str, method: str, _model: type | None) -> bool | None:
-        return function(endpoint, method)
+        answer: bool | None = function(endpoint, method)
+        return answer
 
     return authorize
 

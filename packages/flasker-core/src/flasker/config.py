@@ -92,7 +92,7 @@ class Config:
         """
         written = self.get("PROJECT", "APP_FOLDER")
         if written:
-            return self.folder / written
+            return self.folder / str(written)
         names = [self.get("PROJECT", key) for key in ("TEMPLATE_FOLDER", "STATIC_FOLDER")]
         names = [name for name in names if name]
         legacy = self.folder / LEGACY_APP_FOLDER

@@ -204,7 +204,8 @@ def _validate_project(entries: list[Entry], report: Report) -> dict[str, Any]:
             continue
         seen[key] = entry
         renamed.append(Entry(key, entry.raw, entry.line))
-    return PROJECT.validate(renamed, report)
+    values: dict[str, Any] = PROJECT.validate(renamed, report)
+    return values
 
 
 APP = SectionSchema(
