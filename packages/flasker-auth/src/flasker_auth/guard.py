@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
 
+from ._site import EXTENSION
 from .policy import ADMIN, WRITE_SCOPE
 from .safety import cross_origin_problem, safe_next
 from .tokens import READ_METHODS, find_token, note_use, scope_for
@@ -42,7 +43,7 @@ from .tokens import READ_METHODS, find_token, note_use, scope_for
 if TYPE_CHECKING:
     from flask import Response
 
-    from .manager import AuthManager
+    from ._site import AuthSite
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,15 +91,15 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def _manager() -> AuthManager:
-    manager = current_app.extensions.get("flasker_auth")
+def _manager() -> AuthSite:
+    manager = current_app.extensions.get(EXTENSION)
     if manager is None:
         raise RuntimeError("no AuthManager is registered on this app")
     return manager  # type: ignore[no-any-return]
 
 
 # -- the before_request ----------------------------------------------------------------------
-def is_public_endpoint(manager: AuthManager, endpoint: str | None) -> bool:
+def is_public_endpoint(manager: AuthSite, endpoint: str | None) -> bool:
     """May an anonymous client reach `endpoint`?"""
     if endpoint is None:  # no rule matched: Flask answers 404/405 itself
         return True
@@ -115,7 +116,7 @@ def is_public_endpoint(manager: AuthManager, endpoint: str | None) -> bool:
     return bool(getattr(view, PUBLIC_MARK, False) or getattr(view_class, PUBLIC_MARK, False))
 
 
-def check_request(manager: AuthManager) -> Response | None:
+def check_request(manager: AuthSite) -> Response | None:
     """The guard: None lets the request through, else the refusal."""
     refusal = refuse_cross_origin(manager)
     if refusal is not None:
@@ -138,7 +139,7 @@ def check_request(manager: AuthManager) -> Response | None:
     return None
 
 
-def refuse_cross_origin(manager: AuthManager) -> Response | None:
+def refuse_cross_origin(manager: AuthSite) -> Response | None:
     """403 for an unsafe request a page of another site made the browser send (whatever its
     CSRF token): see `safety.cross_origin_problem`. An API request with a bearer token carries
     no ambient credential (a browser never adds one by itself; the token is what authenticates
@@ -170,7 +171,7 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _refuse_viewer_write(manager: AuthManager, user: Any, through: str = "") -> Response:
+def _refuse_viewer_write(manager: AuthSite, user: Any, through: str = "") -> Response:
     return manager.refuse_forbidden(
         f"{user.email} is a {user.role}: viewers may only read through the API{through}; "
         f"an admin can run 'flasker auth user role {user.email} admin'"
@@ -185,7 +186,7 @@ def _bearer_token() -> str | None:
     return value.strip()
 
 
-def _authenticate_token(manager: AuthManager, presented: str) -> Response | None:
+def _authenticate_token(manager: AuthSite, presented: str) -> Response | None:
     """Sign the request in with the token, or return the 401/403 refusal."""
     session = manager.db_session()
     models = manager.models
@@ -219,11 +220,11 @@ def _set_request_user(user: Any) -> None:
     g._login_user = user
 
 
-def login_url(manager: AuthManager) -> str:
+def login_url(manager: AuthSite) -> str:
     """The sign-in route, with `next` pointing back at the current request."""
     target = request.full_path if request.query_string else request.path
     return url_for(f"{manager.blueprint_name}.login", next=safe_next(target))
 
 
-def redirect_to_login(manager: AuthManager) -> Response:
+def redirect_to_login(manager: AuthSite) -> Response:
     return redirect(login_url(manager), 302)

@@ -40,6 +40,7 @@ from flasker.json import dumps
 from flasker.manager import Manager, ServeInfo
 
 from ._duration import parse_duration
+from ._site import BLUEPRINT_NAME, EXTENSION, SESSION_VERSION_KEY
 from .exceptions import AuthSetupError, SignInError
 from .policy import ADMIN, AccessPolicy, normalize_email
 from .settings import AUTH_SECTION, DEV_LOGIN_MODES, GOOGLE_METADATA_URL
@@ -55,9 +56,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BLUEPRINT_NAME = "flasker_auth"
-#: Where the session keeps the user's session generation (`AuthUser.session_version`).
-SESSION_VERSION_KEY = "flasker_auth_version"
+__all__ = [
+    "BLUEPRINT_NAME",
+    "SESSION_VERSION_KEY",
+    "AnonymousUser",
+    "AuthManager",
+    "GoogleAuthManager",
+]
 
 
 class AnonymousUser:
@@ -188,9 +193,9 @@ class AuthManager(Manager):
         self._resolve(project)
         self._models = auth_models()
         app = project.app
-        if app.extensions.get("flasker_auth") is not None:
+        if app.extensions.get(EXTENSION) is not None:
             raise AuthSetupError("an AuthManager is already registered on this project")
-        app.extensions["flasker_auth"] = self
+        app.extensions[EXTENSION] = self
 
         login_manager = LoginManager()
         login_manager.init_app(app)

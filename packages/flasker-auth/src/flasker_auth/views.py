@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from ._site import SESSION_VERSION_KEY
 from .devlink import DEV_NAME, consume_link, is_loopback_address
 from .exceptions import SignInError
-from .manager import SESSION_VERSION_KEY
 from .models import utcnow
 from .oidc import is_verified
 from .policy import ADMIN, normalize_email
@@ -33,7 +33,7 @@ from .safety import safe_next
 if TYPE_CHECKING:
     from flask import Response
 
-    from .manager import AuthManager
+    from ._site import AuthSite
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ NEXT_KEY = "flasker_auth_next"
 
 
 def page(
-    manager: AuthManager,
+    manager: AuthSite,
     title: str,
     *paragraphs: str,
     status: int = 200,
@@ -64,7 +64,7 @@ def page(
     return html, status, {"Cache-Control": "no-store"}
 
 
-def make_blueprint(manager: AuthManager) -> Blueprint:
+def make_blueprint(manager: AuthSite) -> Blueprint:
     blueprint = Blueprint(
         manager.blueprint_name,
         __name__,
@@ -231,11 +231,11 @@ def _from_loopback() -> bool:
     return is_loopback_address(request.remote_addr)
 
 
-def _retry_link(manager: AuthManager, text: str = "Sign in") -> dict[str, str]:
+def _retry_link(manager: AuthSite, text: str = "Sign in") -> dict[str, str]:
     return {"url": url_for(f"{manager.blueprint_name}.login"), "text": text}
 
 
-def _failure(manager: AuthManager, error: SignInError) -> Response | Any:
+def _failure(manager: AuthSite, error: SignInError) -> Response | Any:
     titles = {403: "Sign-in refused", 502: "Sign-in provider unavailable"}
     return page(
         manager,
