@@ -23,7 +23,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, with_parent
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from flasker.db import is_unavailable
+from flasker.db import advance_sequence, explicit_key, is_unavailable
 
 from . import _coerce
 from .conditional import check_if_match, etag_of, is_fresh, json_response, not_modified
@@ -537,10 +537,14 @@ class Endpoints:
             statement = plan.insert = sa.insert(mapper.local_table).returning(*plan.columns)
         assert self.manager.project is not None
         db = self.manager.project.db
+        explicit = explicit_key(mapper.local_table, values)
         if db.session.registry.has():  # the request already works in a session: join it
             session = db.session()
             try:
-                row = session.connection().execute(statement, values).one()
+                connection = session.connection()
+                row = connection.execute(statement, values).one()
+                if explicit is not None:
+                    advance_sequence(connection, *explicit)
                 session.commit()
             except Exception as error:
                 session.rollback()
@@ -550,6 +554,8 @@ class Endpoints:
             try:
                 with db.engine.begin() as connection:
                     row = connection.execute(statement, values).one()
+                    if explicit is not None:
+                        advance_sequence(connection, *explicit)
             except Exception as error:
                 raise _database_problem(error) from None
         key = ",".join(quote(str(row[i]), safe="") for i in plan.root.key_positions)
@@ -622,8 +628,13 @@ class Endpoints:
         plan = self.plans.get(info, item_query.selection)
         if plan is not None and _insertable_as_row(info, plan, obj, self.session_events()):
             return self.insert_row(info, plan, obj)
+        mapper = sa.inspect(info.model)
+        given = {a.columns[0].key: obj.__dict__.get(a.key) for a in mapper.column_attrs}
+        explicit = explicit_key(mapper.local_table, given)
         self.session.add(obj)
         self.flush()
+        if explicit is not None:  # the client chose the key: the next numbered one comes after
+            advance_sequence(self.session.connection(), *explicit)
         location = self.url_of(info, obj)
         response = self.render_one(info, obj, item_query.selection, 201, Location=location)
         self.commit()

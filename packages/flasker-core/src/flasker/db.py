@@ -14,11 +14,12 @@ for server databases, and a lost connection invalidates the others opened before
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from .config import Config
 from .exceptions import DatabaseUnavailableError
 from .model import Model
+
+logger = logging.getLogger(__name__)
 
 #: PostgreSQL's SQLSTATEs (besides class 08, connection exceptions) that mean "not now": the
 #: server shut the backend down or is starting, or has no connection slot left.
@@ -143,6 +146,45 @@ def unavailable_error(
     else:
         reason = "it refused or closed the connection"
     return DatabaseUnavailableError(reason, may_be_stored=may_be_stored)
+
+
+def explicit_key(table: Any, values: Mapping[str, Any]) -> tuple[Any, int] | None:
+    """(the column, its value) when `values` (by column key) give a value of their own to
+    `table`'s single integer primary key that the database would otherwise number; else None."""
+    columns = list(table.primary_key.columns)
+    if len(columns) != 1:
+        return None
+    column = columns[0]
+    value = values.get(column.key)
+    if type(value) is not int or column is not table.autoincrement_column:
+        return None
+    return column, value
+
+
+def advance_sequence(connection: Connection, column: Any, value: int) -> None:
+    """After a row was written with an explicit `value` for `column` (an autoincrementing
+    key), make the database's next number higher, so the next insert without one does not
+    collide (PostgreSQL's sequences do not move for explicit values; SQLite and MySQL take
+    the maximum themselves).
+
+    Never moves a sequence back, and runs in a savepoint: a role that may not alter the
+    sequence leaves it as it was (logged) and the insert stands."""
+    if connection.dialect.name != "postgresql":
+        return
+    table = column.table
+    name = connection.dialect.identifier_preparer.format_table(table)
+    statement = text(
+        "SELECT setval(s, GREATEST(:value, COALESCE(pg_sequence_last_value(s), 0))) "
+        "FROM (SELECT pg_get_serial_sequence(:table, :column)::regclass AS s) AS seq "
+        "WHERE s IS NOT NULL"
+    )
+    try:
+        with connection.begin_nested():
+            connection.execute(statement, {"value": value, "table": name, "column": column.name})
+    except sa_exc.DBAPIError as error:
+        if is_unavailable(error):
+            raise
+        logger.warning("could not advance the sequence of %s.%s: %s", name, column.name, error)
 
 
 def _build_engine(config: Config) -> Engine:
