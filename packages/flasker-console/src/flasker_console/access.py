@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context, request, url_for
 
 from .exceptions import ConsoleError
 
@@ -65,6 +65,21 @@ def hub_logout_url() -> str | None:
     if not has_request_context():
         return None
     return request.environ.get(LOGOUT_KEY)  # type: ignore[no-any-return]
+
+
+def logout_url() -> str | None:
+    """Where the operator signs out: the standalone console's hub, else flasker-auth's
+    logout route; None without sign-in."""
+    hub = hub_logout_url()  # the standalone console's hub signed this operator in
+    if hub is not None:
+        return hub
+    manager = auth_manager()
+    if manager is None:
+        return None
+    try:
+        return url_for(f"{manager.blueprint_name}.logout")
+    except Exception:  # an auth version without a logout route
+        return None
 
 
 def current_operator() -> Operator:

@@ -10,8 +10,8 @@ from flask import current_app, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import activity
+from ._site import EXTENSION
 from .access import current_operator
-from .manager import EXTENSION
 
 
 def activity_page() -> Any:

@@ -20,8 +20,8 @@ from flasker import introspect
 from . import activity
 from . import tasks as store
 from . import workers as remote
+from ._site import EXTENSION
 from .access import current_operator
-from .manager import EXTENSION
 
 
 def _project() -> Any:

@@ -1,12 +1,8 @@
 """The endpoints page (mounted mode): every URL rule of the app, the API's operations, try-it.
 
-- Routes: core's `introspect.routes(project)` (rule, endpoint, methods).
-- API operations: for each registered flasker-api `APIManager`, its OpenAPI document (the one
-  served at `<prefix>/openapi.json`, built by `flasker_api.openapi.build_openapi`): method,
-  path, tag (the model's collection), parameters, summary.
-- Auth column: "public" when flasker-auth's own guard would let an anonymous client through
-  (`flasker_auth.guard.is_public_endpoint`: `@public`, `PUBLIC_ENDPOINTS`, static, the auth
-  blueprint), "sign-in" otherwise; "open (no auth)" when flasker-auth is not registered.
+- The listing (routes with their access column, the API's operations): endpoint_listing.py,
+  built in this process when the project's app runs here, else asked of a subprocess
+  (introspection.py); built once per started app.
 - Try-it (admins, CSRF): a method, a path on this app (absolute and scheme-relative URLs are
   refused) and an optional JSON body, run in-process through `app.test_client()` **with the
   operator's own Cookie header forwarded** — the request runs as the operator, exactly as
@@ -22,19 +18,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request
 
-from flasker import introspect
-
-from .access import auth_manager
+from ._site import EXTENSION
+from .endpoint_listing import TRY_METHODS, Listing, local_listing
+from .endpoint_listing import api_operations as api_operations
 from .exceptions import ConsoleError
-from .manager import EXTENSION
+from .introspection import endpoints_of
 
-TRY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 #: Rows of each table per page: the page costs the same with 3 models or 300.
 PAGE_SIZE = 50
 BODY_LIMIT = 64 * 1024
@@ -63,13 +58,6 @@ class Result:
     size: int = 0
 
 
-@dataclass
-class Listing:
-    routes: list[dict[str, Any]] = field(default_factory=list)
-    operations: list[dict[str, Any]] = field(default_factory=list)
-    api_problem: str | None = None
-
-
 def _project() -> Any:
     """The project; not started when `flasker console` serves it (see `listing`)."""
     project = current_app.extensions[EXTENSION].project
@@ -79,78 +67,6 @@ def _project() -> Any:
 
 
 # -- the listing ----------------------------------------------------------------------------
-def _access_of(endpoint: str | None) -> str:
-    manager = auth_manager()
-    if manager is None:
-        return "open"
-    from flasker_auth.guard import is_public_endpoint
-
-    return "public" if is_public_endpoint(manager, endpoint) else "sign-in"
-
-
-def _endpoint_for(path: str, method: str) -> str | None:
-    """The endpoint that answers an OpenAPI path (its `{parameters}` filled with a sample)."""
-    import re
-
-    sample = re.sub(r"\{[^}]*\}", "1", path)
-    adapter = current_app.url_map.bind("localhost")
-    try:
-        endpoint, _ = adapter.match(sample, method=method)
-    except Exception:
-        return None
-    return str(endpoint)
-
-
-def _api_managers(project: Any) -> list[Any]:
-    try:
-        from flasker_api import APIManager
-    except ImportError:
-        return []
-    return [m for m in project.managers if isinstance(m, APIManager)]
-
-
-def _parameter_names(operation: dict[str, Any], components: dict[str, Any]) -> list[str]:
-    names = []
-    for parameter in operation.get("parameters", []):
-        if "$ref" in parameter:
-            key = parameter["$ref"].rsplit("/", 1)[-1]
-            parameter = components.get("parameters", {}).get(key, {"name": key})
-        name = parameter.get("name", "?")
-        names.append(f"{{{name}}}" if parameter.get("in") == "path" else name)
-    return names
-
-
-def api_operations(project: Any) -> tuple[list[dict[str, Any]], str | None]:
-    rows: list[dict[str, Any]] = []
-    problem = None
-    for manager in _api_managers(project):
-        try:
-            from flasker_api.openapi import build_openapi
-
-            document = build_openapi(manager)
-        except Exception as error:  # the page still lists the routes
-            problem = f"the API's OpenAPI document could not be built ({type(error).__name__})"
-            continue
-        components = document.get("components", {})
-        for path, item in document.get("paths", {}).items():
-            for method, operation in item.items():
-                if method.upper() not in TRY_METHODS or not isinstance(operation, dict):
-                    continue
-                tags = operation.get("tags") or [""]
-                rows.append(
-                    {
-                        "method": method.upper(),
-                        "path": path,
-                        "tag": tags[0],
-                        "summary": operation.get("summary", ""),
-                        "parameters": _parameter_names(operation, components),
-                        "access": _access_of(_endpoint_for(path, method.upper())),
-                        "try_path": path if "{" not in path else "",
-                    }
-                )
-    return rows, problem
-
-
 def cached_listing(project: Any) -> Listing:
     """`listing(project)`, built once per started app: its rules and the API's models cannot
     change after start-up (Flask refuses new rules once it has served), so the OpenAPI document
@@ -198,14 +114,8 @@ def listing(project: Any) -> Listing:
     """In-process when mounted; from a subprocess when the project is not started here
     (`flasker console` never imports a project's code: introspection.py)."""
     if not project.is_started:
-        from .introspection import endpoints_of
-
         return Listing(**endpoints_of(project.config.path))
-    routes = []
-    for row in introspect.routes(project):
-        routes.append({**row, "access": _access_of(row["endpoint"])})
-    operations, problem = api_operations(project)
-    return Listing(routes, operations, problem)
+    return local_listing(project)
 
 
 # -- try-it ---------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ cannot take the console down.
 - Endpoints: `python -m flasker_console.introspection CFG` prints what the endpoints page lists
   (routes with their access, the API's operations from its OpenAPI document). Core's
   `flasker routes --json` has the routes only; the access column and the OpenAPI operations
-  need the project's managers, so this small entry point runs the page's own `listing()` in the
-  subprocess.
+  need the project's managers, so this small entry point runs the page's own listing
+  (endpoint_listing.py) in the subprocess.
 
 Answers are kept while the project's files stay the same (the cfg and every `*.py` under its
 folder, by modification time and size), so a page visited again costs a few `stat` calls, not
@@ -127,11 +127,11 @@ def _print_endpoints(cfg: str) -> None:
 
     from flasker.project import Project
 
-    from .endpoints_page import listing
+    from .endpoint_listing import local_listing
 
     project = Project(cfg).start(prepare_schema=False)
     with project.app.test_request_context("/"):
-        print(json.dumps(asdict(listing(project)), default=str))
+        print(json.dumps(asdict(local_listing(project)), default=str))
 
 
 if __name__ == "__main__":  # pragma: no cover - run in the subprocess

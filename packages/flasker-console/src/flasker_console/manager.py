@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flasker.manager import Manager
 
+from ._site import EXTENSION
 from .exceptions import ConsoleSetupError
 from .settings import CONSOLE_SECTION
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from .events import EventListener
     from .roster import WorkersRoster
 
-EXTENSION = "flasker_console"
+__all__ = ["EXTENSION", "ConsoleManager"]
 
 
 class ConsoleManager(Manager):

@@ -25,7 +25,9 @@ from flasker.exceptions import FlaskerError
 from flasker.scaffold import TEMPLATES, scaffold
 
 from . import projects as found
+from ._site import console_site
 from .access import current_operator
+from .exceptions import ConsoleError
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +56,12 @@ def _site() -> ProjectsSite:
     site = current_app.extensions.get(STANDALONE_EXTENSION)
     if site is not None:
         return site  # type: ignore[no-any-return]
-    manager = current_app.extensions["flasker_console"]
-    project = manager.project
+    manager = console_site()
+    project, root = manager.project, manager.projects_root
+    if project is None or root is None:  # init_project sets both before any request
+        raise ConsoleError("the console is not registered on a project")
     return ProjectsSite(
-        root=manager.projects_root,
+        root=root,
         check_timeout=manager.check_timeout,
         current_cfg=Path(project.config.path).resolve(),
         project=project,

@@ -21,12 +21,13 @@ import secrets
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, redirect
 from werkzeug.exceptions import BadRequest, NotFound
 
 from . import projects as found
+from ._hosts import LOOPBACK_NAMES, host_name
 from .projects_views import STANDALONE_EXTENSION, ProjectsSite
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 
 #: Where a project's console lives under the standalone console.
 PROJECT_PATH = "/p/"
-#: The only names the standalone console answers to (it listens on loopback only).
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,14 +59,6 @@ def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
         return app(environ, start_response)
 
     return guarded
-
-
-def host_name(host: str) -> str | None:
-    """The name of a Host header (`name[:port]`, `[::1]:5050`), or None when it is malformed."""
-    try:
-        return urlsplit(f"//{host}").hostname
-    except ValueError:
-        return None
 
 
 BASE_KEY = "flasker_console.base"
@@ -221,7 +212,7 @@ def _release(project: Project) -> None:
     """Stop the project's events listener and close its Celery app and engine."""
     from contextlib import suppress
 
-    from .manager import EXTENSION
+    from ._site import EXTENSION
 
     with suppress(Exception):
         manager = project.app.extensions.get(EXTENSION)
@@ -264,8 +255,8 @@ def _root_context() -> dict[str, Any]:
     from flask import current_app
     from flask_wtf.csrf import generate_csrf
 
-    from .access import current_operator
-    from .views import _logout_url, htmx
+    from .access import current_operator, logout_url
+    from .views import htmx
 
     site = current_app.extensions[STANDALONE_EXTENSION]
     return {
@@ -273,7 +264,7 @@ def _root_context() -> dict[str, Any]:
         "project": _RootProject(site.root.name or str(site.root)),
         "operator": current_operator(),
         "csrf_token": generate_csrf,
-        "auth_logout": _logout_url(),
+        "auth_logout": logout_url(),
     }
 
 

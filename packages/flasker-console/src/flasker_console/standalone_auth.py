@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.exceptions import BadRequest
 
+from ._hosts import LOOPBACK_NAMES, host_name
 from .access import LOGOUT_KEY, OPERATOR_KEY
 from .exceptions import ConsoleSetupError
 
@@ -148,8 +149,6 @@ class Hub:
     def host_guard(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """Answer only to loopback names and the site's configured names (when any)."""
         from werkzeug.sansio.utils import host_is_trusted
-
-        from .standalone import LOOPBACK_NAMES, host_name
 
         trusted = self.trusted_names()
 

@@ -29,14 +29,14 @@ from flasker.editor import version_of
 from flasker.exceptions import ConfigError, FlaskerError, StaleConfigError
 
 from . import editing
-from .access import admin_only, auth_manager, current_operator
+from ._site import EXTENSION, console_site
+from .access import admin_only, current_operator, logout_url
 from .exceptions import ConsoleError, CSRFError
 from .health import project_checks
-from .manager import EXTENSION
 from .redaction import is_redacted, redact
 
 if TYPE_CHECKING:
-    from .manager import ConsoleManager
+    from ._site import ConsoleSite
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ def _add_celery_rules(blueprint: Blueprint) -> None:
         blueprint.add_url_rule(rule, name, admin_only(view), methods=["POST"])
 
 
-def _manager() -> ConsoleManager:
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+def _manager() -> ConsoleSite:
+    return console_site()
 
 
 def _cfg_path() -> Path:
@@ -185,23 +185,8 @@ def _template_context() -> dict[str, Any]:
         "project": project,
         "operator": current_operator(),
         "csrf_token": (lambda: generate_csrf()) if current_app.secret_key else (lambda: ""),
-        "auth_logout": _logout_url(),
+        "auth_logout": logout_url(),
     }
-
-
-def _logout_url() -> str | None:
-    from .access import hub_logout_url
-
-    hub = hub_logout_url()  # the standalone console's hub signed this operator in
-    if hub is not None:
-        return hub
-    manager = auth_manager()
-    if manager is None:
-        return None
-    try:
-        return url_for(f"{manager.blueprint_name}.logout")
-    except Exception:  # an auth version without a logout route
-        return None
 
 
 def _error(error: Exception) -> Any:
