@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flask_login import current_user
+    from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
     from .exceptions import AuthError, AuthSetupError, SignInError
     from .guard import login_required, public, roles_required

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from flask import Response
     from sqlalchemy.orm import Session
+    from werkzeug.wrappers import Response as BaseResponse
 
     from flasker.project import Project
 
@@ -60,7 +61,7 @@ class AuthSite(Protocol):
 
     def is_api_request(self) -> bool: ...
 
-    def refuse_anonymous(self) -> Response: ...
+    def refuse_anonymous(self) -> BaseResponse: ...
 
     def refuse_token(self, detail: str) -> Response: ...
 

@@ -314,13 +314,13 @@ def token_revoke_command(info: ScriptInfo, token_id: str) -> None:
         models = auth.models
         session = auth.db_session()
         if token_id.isdigit():
-            found = [session.get(models.ApiToken, int(token_id))]
+            candidates = [session.get(models.ApiToken, int(token_id))]
         else:
             prefix = token_id.removeprefix(TOKEN_PREFIX).rstrip("…")
-            found = list(
+            candidates = list(
                 session.scalars(select(models.ApiToken).where(models.ApiToken.prefix == prefix))
             )
-        found = [t for t in found if t is not None]
+        found = [t for t in candidates if t is not None]
         if len(found) != 1:
             raise AuthError(
                 f"no token {token_id}"

@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, url_for
-from flask_login import current_user
+from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
 from ._site import EXTENSION
-from .policy import ADMIN, WRITE_SCOPE
+from .policy import ADMIN, READ_METHODS, WRITE_SCOPE
 from .safety import cross_origin_problem, safe_next
-from .tokens import READ_METHODS, find_token, note_use, scope_for
+from .tokens import find_token, note_use, scope_for
 
 if TYPE_CHECKING:
-    from flask import Response
+    from werkzeug.wrappers import Response  # flask's redirect() is typed as werkzeug's
 
     from ._site import AuthSite
 

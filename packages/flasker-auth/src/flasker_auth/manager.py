@@ -48,6 +48,7 @@ from .settings import AUTH_SECTION, DEV_LOGIN_MODES, GOOGLE_METADATA_URL
 if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy.orm import Session
+    from werkzeug.wrappers import Response as BaseResponse
 
     from flasker.project import Project
 
@@ -183,7 +184,7 @@ class AuthManager(Manager):
 
     # -- the Manager protocol ----------------------------------------------------------------------
     def init_project(self, project: Project) -> None:
-        from flask_login import LoginManager
+        from flask_login import LoginManager  # type: ignore[import-untyped]  # flask-login ships no type information
 
         from .guard import check_request
         from .models import auth_models
@@ -319,7 +320,7 @@ class AuthManager(Manager):
         if address is None:
             return None
         user_model = self.models.User
-        return self.db_session().scalar(select(user_model).where(user_model.email == address))  # type: ignore[no-any-return]
+        return self.db_session().scalar(select(user_model).where(user_model.email == address))
 
     def may_use(self, user: UserRecord) -> bool:
         """Is this stored user still allowed in (checked at every request)?"""
@@ -393,7 +394,7 @@ class AuthManager(Manager):
         accept = request.accept_mimetypes
         return bool(request.headers.get("Accept")) and accept.accept_json and not accept.accept_html
 
-    def refuse_anonymous(self) -> Response:
+    def refuse_anonymous(self) -> BaseResponse:
         from .guard import login_url, redirect_to_login
 
         if self.is_api_request():

@@ -23,7 +23,7 @@ SCOPES = (READ_SCOPE, WRITE_SCOPE)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def normalize_email(email: str) -> str | None:
+def normalize_email(email: object) -> str | None:
     """The lower-cased address, or None when it is not a plausible single address."""
     if not isinstance(email, str):
         return None

@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user, logout_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
 from ._site import SESSION_VERSION_KEY
 from .devlink import DEV_NAME, consume_link, is_loopback_address
@@ -162,8 +162,7 @@ def make_blueprint(manager: AuthSite) -> Blueprint:
                 f"You are signed in as {current_user.email}.",
                 sign_out="Sign out",
             )
-        from flask_wtf.csrf import CSRFError, validate_csrf
-        from wtforms import ValidationError
+        from flask_wtf.csrf import CSRFError, ValidationError, validate_csrf
 
         token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
         try:
