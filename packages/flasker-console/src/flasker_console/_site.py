@@ -9,7 +9,7 @@ reverse. `ConsoleManager` satisfies the Protocol structurally.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from flasker.project import Project
 
+    from .endpoint_listing import Listing
     from .events import EventListener
     from .roster import WorkersRoster
 
@@ -36,7 +37,7 @@ class ConsoleSite(Protocol):
     projects_root: Path | None
     project_url: Callable[[str], str] | None
     seen_workers: dict[str, datetime]
-    endpoints_listing: Any
+    endpoints_listing: Listing | None
     events: bool
 
     def event_listener(self) -> EventListener | None: ...

@@ -57,14 +57,14 @@ def hub_operator() -> tuple[str, str] | None:
     """The operator the standalone console's hub signed in for this request, if any."""
     if not has_request_context():
         return None
-    return request.environ.get(OPERATOR_KEY)  # type: ignore[no-any-return]
+    return request.environ.get(OPERATOR_KEY)
 
 
 def hub_logout_url() -> str | None:
     """The hub's sign-out URL, when the standalone console's hub admitted this request."""
     if not has_request_context():
         return None
-    return request.environ.get(LOGOUT_KEY)  # type: ignore[no-any-return]
+    return request.environ.get(LOGOUT_KEY)
 
 
 def logout_url() -> str | None:
@@ -89,7 +89,7 @@ def current_operator() -> Operator:
         return Operator(True, signed_in[0], signed_in[1], has_secret)
     if auth_manager() is None:
         return Operator(False, None, None, has_secret)
-    from flask_login import current_user
+    from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
     if not current_user.is_authenticated:
         return Operator(True, None, None, has_secret)

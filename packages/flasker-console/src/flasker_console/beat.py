@@ -151,10 +151,14 @@ def read_state(filename: str | None) -> tuple[dict[str, Any], str]:
         return {}, f"beat's state file {path} cannot be read ({type(error).__name__}: {reason})"
 
 
-def _gnu_open(path: str, flag: str) -> Any:
-    from dbm import gnu
+def _open_read_only(path: str, kind: str) -> Any:
+    """The dbm file for reading. beat holds gdbm's writer lock while it runs: gdbm files are
+    read without taking the lock."""
+    if kind == "dbm.gnu":
+        from dbm import gnu
 
-    return gnu.open(path, flag)
+        return gnu.open(path, "ru")
+    return dbm.open(path, "r")
 
 
 def _load_state(path: Path) -> tuple[dict[str, Any], str]:
@@ -163,10 +167,7 @@ def _load_state(path: Path) -> tuple[dict[str, Any], str]:
         return {}, f"beat has not written {path} yet (not run yet, or beat is not running)"
     if kind == "":
         raise ValueError("not a database file beat could have written")
-    # beat holds gdbm's writer lock while it runs: read gdbm files without taking the lock
-    flag = "ru" if kind == "dbm.gnu" else "r"
-    opener = _gnu_open if kind == "dbm.gnu" else dbm.open
-    with opener(str(path), flag) as database, shelve.Shelf(database) as shelf:
+    with _open_read_only(str(path), kind) as database, shelve.Shelf[Any](database) as shelf:
         entries = shelf.get("entries") or {}
         if not isinstance(entries, dict):
             raise ValueError("its 'entries' record is not a mapping")

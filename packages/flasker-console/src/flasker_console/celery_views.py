@@ -20,7 +20,7 @@ from flasker import introspect
 from . import activity
 from . import tasks as store
 from . import workers as remote
-from ._site import EXTENSION
+from ._site import EXTENSION, ConsoleSite, console_site
 from .access import current_operator
 
 
@@ -31,8 +31,8 @@ def _project() -> Any:
     return current_app.extensions[EXTENSION].project
 
 
-def _manager() -> Any:
-    return current_app.extensions[EXTENSION]
+def _manager() -> ConsoleSite:
+    return console_site()
 
 
 def _htmx() -> bool:

@@ -96,7 +96,8 @@ def console_command(
     project.register_manager(ConsoleManager(url_prefix="/"))
     from .standalone import loopback_only
 
-    app.wsgi_app = loopback_only(app.wsgi_app)  # type: ignore[method-assign]
+    # Flask's documented middleware pattern; mypy sees wsgi_app as a method
+    app.wsgi_app = loopback_only(app.wsgi_app)  # type: ignore[method-assign, assignment]
     click.echo(f"flasker console for {project.config.path}: http://{host}:{port}/", err=True)
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

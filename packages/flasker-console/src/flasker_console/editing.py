@@ -269,7 +269,9 @@ def _apply(
         )
 
 
-def _problem(document: ConfigDocument, section: str | None, key: str | None, text: str):
+def _problem(
+    document: ConfigDocument, section: str | None, key: str | None, text: str
+) -> ConfigProblem:
     return ConfigProblem(str(document.path), None, section, key, text)
 
 

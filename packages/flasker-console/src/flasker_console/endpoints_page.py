@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request
 
-from ._site import EXTENSION
+from ._site import EXTENSION, console_site
 from .endpoint_listing import TRY_METHODS, Listing, local_listing
 from .endpoint_listing import api_operations as api_operations
 from .exceptions import ConsoleError
@@ -74,7 +74,7 @@ def cached_listing(project: Any) -> Listing:
     may have changed; the subprocess is the cost of never importing its code)."""
     if not project.is_started:
         return listing(project)
-    manager = current_app.extensions[EXTENSION]
+    manager = console_site()
     cached = manager.endpoints_listing
     if cached is None:
         cached = listing(project)

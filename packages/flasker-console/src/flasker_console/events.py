@@ -24,6 +24,7 @@ process; core's `prune_stale` removes the binding of a listener that died withou
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -40,6 +41,8 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from ._lazy_table import LazyTable
 
 if TYPE_CHECKING:
+    from sqlalchemy.sql.expression import Executable
+
     from flasker.project import Project
 
 logger = logging.getLogger(__name__)
@@ -149,6 +152,17 @@ def task_event(event: dict[str, Any]) -> TaskEvent | None:
     )
 
 
+def _insert_new_only(dialect: str, table: Any) -> Executable:
+    """INSERT … ON CONFLICT DO NOTHING on (task_id, state), in PostgreSQL's or SQLite's words."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing(index_elements=["task_id", "state"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=["task_id", "state"])
+
+
 def store(project: Project, events: Iterable[TaskEvent]) -> None:
     """Insert the facts, ignoring those already stored (by this process or another one)."""
     unique: dict[tuple[str, str], TaskEvent] = {}
@@ -172,12 +186,7 @@ def store(project: Project, events: Iterable[TaskEvent]) -> None:
     dialect = engine.dialect.name
     with engine.begin() as connection:
         if dialect in ("postgresql", "sqlite"):
-            if dialect == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            statement = insert(table).on_conflict_do_nothing(index_elements=["task_id", "state"])
-            connection.execute(statement, rows)
+            connection.execute(_insert_new_only(dialect, table), rows)
         elif dialect in ("mysql", "mariadb"):
             connection.execute(table.insert().prefix_with("IGNORE"), rows)
         else:  # any other database: one row at a time, a duplicate rolled back alone
@@ -327,7 +336,7 @@ def sync_console_tasks(project: Project, events: Sequence[TaskEvent], timeout: f
         for row in rows:
             state = latest[row.task_id]
             if state in tasks.FINAL_STATES:
-                found = within(timeout, lambda row=row: tasks._backend_state(project, row))
+                found = within(timeout, functools.partial(tasks._backend_state, project, row))
                 if found[0] in tasks.FINAL_STATES:
                     tasks._apply(row, *found)
             elif state == "STARTED" and row.state in ("PENDING", "RETRY"):

@@ -28,6 +28,7 @@ from .settings import CONSOLE_SECTION
 if TYPE_CHECKING:
     from flasker.project import Project
 
+    from .endpoint_listing import Listing
     from .events import EventListener
     from .roster import WorkersRoster
 
@@ -71,7 +72,7 @@ class ConsoleManager(Manager):
         #: Workers this process has seen answer (hostname → when), to list them offline later.
         self.seen_workers: dict[str, datetime] = {}
         #: The endpoints page's listing, built once: a started app's rules cannot change.
-        self.endpoints_listing: Any = None
+        self.endpoints_listing: Listing | None = None
         #: Listen to Celery's events for the overview's chart (`[CONSOLE] EVENTS`).
         self.events = True
         self._listener: EventListener | None = None

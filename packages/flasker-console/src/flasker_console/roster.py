@@ -105,7 +105,7 @@ class WorkersRoster:
                 usable = view is not None and age < STALE_FOR
                 if not self._running:
                     self._start(generation, waited_for=not usable)
-                if usable:
+                if usable and view is not None:
                     return view
                 if now >= deadline:
                     return self._late()

@@ -31,7 +31,9 @@ from ._hosts import LOOPBACK_NAMES, host_name
 from .projects_views import STANDALONE_EXTENSION, ProjectsSite
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
     from flasker.project import Project
 
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 PROJECT_PATH = "/p/"
 
 
-def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
+def loopback_only(app: WSGIApplication) -> WSGIApplication:
     """Wrap a WSGI app so it answers only requests addressed to a loopback name.
 
     The standalone console has no sign-in and trusts that only this machine reaches it; a web
@@ -49,7 +51,7 @@ def loopback_only(app: Callable[..., Any]) -> Callable[..., Any]:
     from the operator's browser with its own origin, read the CSRF token and change anything.
     """
 
-    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         if host_name(host) not in LOOPBACK_NAMES:
             refused = BadRequest(
@@ -91,14 +93,10 @@ class StandaloneConsole:
             self._guarded = loopback_only(self._dispatch)
 
     # -- WSGI ------------------------------------------------------------------------------
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self._guarded(environ, start_response)
 
-    def _dispatch(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
+    def _dispatch(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         base = environ.get("SCRIPT_NAME", "")
         environ[BASE_KEY] = base
         path = environ.get("PATH_INFO", "") or "/"

@@ -42,6 +42,7 @@ from .exceptions import ConsoleSetupError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
 
     from flasker.project import Project
@@ -117,7 +118,7 @@ class Hub:
         site sent; else None, with the operator put into the environ.
         """
         from flask import url_for
-        from flask_login import current_user
+        from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
         from flasker_auth.guard import refuse_cross_origin
 
@@ -146,13 +147,13 @@ class Hub:
                 names.append(host)
         return names
 
-    def host_guard(self, app: Callable[..., Any]) -> Callable[..., Any]:
+    def host_guard(self, app: WSGIApplication) -> WSGIApplication:
         """Answer only to loopback names and the site's configured names (when any)."""
         from werkzeug.sansio.utils import host_is_trusted
 
         trusted = self.trusted_names()
 
-        def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
             if host_name(host) not in LOOPBACK_NAMES and not (
                 trusted and host_is_trusted(host, trusted)
