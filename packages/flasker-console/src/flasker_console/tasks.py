@@ -1,39 +1,36 @@
 """Tasks sent from the console: the form built from a task's signature, sending, the stored list.
 
-Each task sent (or retried) from the console is a row of `flasker_console_tasks` in the
-project's database (core's `Model`, `__api__ = False`), so the list survives a console restart.
-Its state comes from Celery's result backend while it is not final (PENDING, STARTED, RETRY)
-and is stored once it is (SUCCESS, FAILURE, REVOKED), so a finished row costs no backend call.
-
-The model is mapped on first use (`task_model()`) and its table created then if missing, not
-when the console is registered: a project whose database is down still starts (and its
-overview says so), and importing the package adds no table.
+Each task sent (or retried) from the console is a row of `flasker_console_tasks`
+(task_table.py: the model and how a row's state is read from the result backend), so the list
+survives a console restart.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from . import activity
-from ._lazy_table import LazyTable
 from .exceptions import ConsoleError
+from .task_table import (
+    FINAL_STATES,
+    TASKS_TABLE,
+    TaskRecord,
+    apply_state,
+    backend_state,
+    ensure_table,
+    task_model,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from flasker.project import Project
 
-TASKS_TABLE = "flasker_console_tasks"
-#: States after which a task's row no longer asks the result backend.
-FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: Rows the page lists.
 RECENT = 25
-#: Longest stored text of a result, message or traceback.
-MAX_TEXT = 4000
 
 
 class TaskInputError(ConsoleError):
@@ -53,62 +50,6 @@ class BrokerUnavailable(ConsoleError):
     """The broker did not take a message (the message says which and why)."""
 
     status = 503
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _clip(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_TEXT:
-        return text
-    return text[: MAX_TEXT - 1] + "…"
-
-
-class TaskRecord:
-    """One task sent from the console: what was sent, by whom, and how it ended."""
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    task_id: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
-    name: Mapped[str] = mapped_column(String(255), nullable=False)
-    args: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON
-    kwargs: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON
-    queue: Mapped[str | None] = mapped_column(String(255))
-    countdown: Mapped[float | None] = mapped_column()
-    sent_by: Mapped[str | None] = mapped_column(String(320))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    retry_of: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(32), nullable=False, default="PENDING")
-    revoke_requested: Mapped[bool] = mapped_column(default=False)
-    result: Mapped[str | None] = mapped_column(Text)  # JSON text of the return value
-    error_type: Mapped[str | None] = mapped_column(String(255))
-    error_message: Mapped[str | None] = mapped_column(Text)
-    traceback: Mapped[str | None] = mapped_column(Text)
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    @property
-    def is_final(self) -> bool:
-        return self.state in FINAL_STATES
-
-    @property
-    def call(self) -> str:
-        """`name(1, 'a', b=2)`, for the list."""
-        parts = [repr(a) for a in json.loads(self.args)]
-        parts += [f"{k}={v!r}" for k, v in json.loads(self.kwargs).items()]
-        return f"{self.name}({', '.join(parts)})"
-
-
-_TABLE = LazyTable(TASKS_TABLE, TaskRecord, "ConsoleTask", __name__, "the tasks it sent")
-
-
-def task_model() -> Any:
-    """The `ConsoleTask` model, mapped on core's `Model` on first use."""
-    return _TABLE.model()
-
-
-def ensure_table(project: Project) -> None:
-    """Create the table when missing (once per engine and mapping)."""
-    _TABLE.ensure(project)
 
 
 # -- the form -------------------------------------------------------------------------------
@@ -428,37 +369,36 @@ def recent(project: Project, timeout: float, limit: int = RECENT) -> TaskList:
         problem = None
         if pending:
             try:
-                states = within(timeout, lambda: [_backend_state(project, r) for r in pending])
+                states = within(timeout, lambda: [backend_state(project, r) for r in pending])
             except Exception as error:
                 problem = f"the result backend did not answer: {type(error).__name__}: {error}"
             else:
                 for row, found in zip(pending, states, strict=True):
-                    _apply(row, *found)
+                    apply_state(row, *found)
                 session.commit()
         for row in rows:
             session.expunge(row)
     return TaskList(rows, problem)
 
 
-def _backend_state(project: Project, row: Any) -> tuple[str, Any, str | None]:
-    result = project.celery.AsyncResult(row.task_id)
-    meta = result.backend.get_task_meta(row.task_id)
-    return meta.get("status", "PENDING"), meta.get("result"), meta.get("traceback")
-
-
-def _apply(row: Any, state: str, value: Any, traceback: str | None) -> None:
-    row.state = state
-    if state == "SUCCESS":
-        row.result = _clip(json.dumps(value, default=repr))
-    elif state in ("FAILURE", "RETRY") or (state == "REVOKED" and value is not None):
-        if isinstance(value, BaseException):
-            row.error_type = type(value).__name__
-            row.error_message = _clip(str(value))
-        elif isinstance(value, dict):  # an exception the backend could not rebuild
-            row.error_type = str(value.get("exc_type") or "Error")
-            row.error_message = _clip(str(value.get("exc_message") or ""))
-        elif value is not None:
-            row.error_type, row.error_message = "Error", _clip(str(value))
-        row.traceback = _clip(traceback)
-    if state in FINAL_STATES:
-        row.done_at = utcnow()
+__all__ = [
+    "FINAL_STATES",
+    "RECENT",
+    "TASKS_TABLE",
+    "BrokerUnavailable",
+    "TaskForm",
+    "TaskInputError",
+    "TaskList",
+    "TaskRecord",
+    "TaskStateError",
+    "arguments_from_form",
+    "ensure_table",
+    "get",
+    "options_from_form",
+    "parse_value",
+    "recent",
+    "retry",
+    "revoke",
+    "send",
+    "task_model",
+]
