@@ -17,7 +17,7 @@ from flasker import FlaskerError, Project, load_config
 from flasker.cli import cli
 from flasker.scaffold import package_name, scaffold
 
-from ._project_helpers import close_project, unique
+from ._project_helpers import close_project, invoke, unique
 
 # every test here may start a project: put the process back afterwards
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -100,7 +100,32 @@ def test_minimal_writes_a_cfg_and_one_module(tmp_path: Path) -> None:
     assert load_config(folder / "default.cfg", environ={}).modules == ("svc",)
 
 
-@pytest.mark.parametrize("template", ["basic", "minimal"])
+def test_celery_writes_the_basic_app_and_a_cfg_with_queues_and_routes(tmp_path: Path) -> None:
+    """flasker 0.1's second template: the basic project, plus task routing and worker names."""
+    folder = tmp_path / "shop"
+    written = scaffold(folder, template="celery")
+    assert written == [folder / "default.cfg", *(folder / "shop" / name for name in BASIC_APP)]
+    basic = tmp_path / "basic" / "shop"
+    scaffold(basic, template="basic", name="shop")
+    for name in BASIC_APP:  # the very same app
+        assert (folder / "shop" / name).read_bytes() == (basic / "shop" / name).read_bytes()
+    config = load_config(folder / "default.cfg", environ={})
+    assert config.celery["task_queues"] == {"celery": {}, "reports": {}}
+    assert config.celery["task_routes"] == {"shop.tasks.count_words": {"queue": "reports"}}
+    assert config.is_embedded_broker
+    text = (folder / "default.cfg").read_text()
+    assert "#   flasker worker -n reports@%h -Q reports\n" in text
+    assert "# broker_url = " in text
+
+
+def test_celery_with_a_broker_url_writes_it(tmp_path: Path) -> None:
+    scaffold(tmp_path, template="celery", name="shop", broker_url="redis://r:6379/2")
+    config = load_config(tmp_path / "default.cfg", environ={})
+    assert config.celery["broker_url"] == "redis://r:6379/2"
+    assert config.celery["task_routes"] == {"shop.tasks.count_words": {"queue": "reports"}}
+
+
+@pytest.mark.parametrize("template", ["basic", "celery", "minimal"])
 def test_without_app_only_the_cfg_is_written_and_it_loads(
     tmp_path: Path, template: str, start: Callable[[Path], Project]
 ) -> None:
@@ -181,6 +206,31 @@ def test_basic_project_starts_serves_its_page_and_runs_its_task(
     assert status.status_code == 200
     assert "PENDING" in status.text
     assert '<meta http-equiv="refresh"' in status.text
+
+
+def test_celery_project_passes_check_and_routes_its_task_to_its_queue(
+    tmp_path: Path, start: Callable[[Path], Project]
+) -> None:
+    folder = tmp_path / unique("shop")
+    scaffold(folder, template="celery")
+    cfg = folder / "default.cfg"
+    check = invoke(cfg, "check")
+    assert check.exit_code == 0, check.output
+    assert "FAIL" not in check.output
+    project = start(cfg)
+    client = project.app.test_client()
+    assert client.post("/notes", data={"text": "routed"}).status_code == 302
+    assert "routed" in client.get("/").text
+    task = project.celery.tasks[f"{folder.name}.tasks.count_words"]
+    assert task.apply().get() == {"notes": 1, "words": 1}
+
+    started = client.post("/count")  # queued on the embedded broker, in the reports queue
+    assert started.status_code == 302
+    assert "PENDING" in client.get(started.location).text
+    queue = folder / ".flasker" / "broker" / "queue"
+    waiting = [path.name for path in queue.iterdir() if path.name.endswith(".msg")]
+    assert len(waiting) == 1
+    assert waiting[0].endswith(".reports.msg"), waiting
 
 
 def test_minimal_project_starts_serves_its_page_and_runs_its_task(

@@ -18,9 +18,12 @@ import click
 from .exceptions import FlaskerError
 
 if TYPE_CHECKING:
+    from .config import Config
     from .project import Project
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+#: Where `flasker server` listens by default, and all that `-r` (flasker 0.1's option) allows.
+LOOPBACK = "127.0.0.1"
 PASSTHROUGH = {**CONTEXT_SETTINGS, "ignore_unknown_options": True, "allow_extra_args": True}
 
 
@@ -36,7 +39,7 @@ class ScriptInfo:
 
         return find_config(self.config_path)
 
-    def load_config(self):  # -> Config
+    def load_config(self) -> Config:
         from .config import load_config
 
         return load_config(self.find_config())
@@ -123,15 +126,18 @@ def _click_error(error: FlaskerError) -> click.ClickException:
     metavar="PATH",
     envvar=None,
     help="The project's cfg file (default: $FLASKER_CONFIG, default.cfg or the only *.cfg here, "
-    "then [tool.flasker] config in pyproject.toml).",
+    "then [tool.flasker] config in pyproject.toml). flasker 0.1's --conf PATH works too.",
 )
+@click.option("--conf", "conf_path", metavar="PATH", hidden=True, help="Same as -c/--config.")
 @click.version_option(
     package_name="flasker-core", prog_name="flasker", message="%(prog)s %(version)s"
 )
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, conf_path: str | None) -> None:
     """Flasker: one .cfg file drives a Flask app, its database and its Celery workers."""
-    ctx.obj = ScriptInfo(config_path)
+    if config_path is not None and conf_path is not None and config_path != conf_path:
+        raise click.UsageError("-c/--config and --conf (its flasker 0.1 spelling) name one file")
+    ctx.obj = ScriptInfo(config_path if config_path is not None else conf_path)
 
 
 def main() -> None:
@@ -140,7 +146,7 @@ def main() -> None:
 
 # -- new ----------------------------------------------------------------------------------------
 @cli.command("new", short_help="Create a project: a cfg file and a small app.")
-@click.argument("template", type=click.Choice(["basic", "minimal"]), default="basic")
+@click.argument("template", type=click.Choice(["basic", "celery", "minimal"]), default="basic")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.option("-a", "--no-app", is_flag=True, help="Write the cfg file only, no app package.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
@@ -156,11 +162,12 @@ def new_command(
     db_url: str | None,
     broker_url: str | None,
 ) -> None:
-    """Create a project in FOLDER (default: here) from TEMPLATE (basic or minimal).
+    """Create a project in FOLDER (default: here) from TEMPLATE (basic, celery or minimal).
 
     basic writes default.cfg and a small Bootstrap-styled app (a page, a model, a task);
-    minimal writes default.cfg and one module. Existing files are never overwritten without
-    --force.
+    celery writes the same app with task queues, task routing and named workers in its
+    [CELERY] section (flasker 0.1's second template); minimal writes default.cfg and one
+    module. Existing files are never overwritten without --force.
     """
     from .scaffold import scaffold
 
@@ -181,7 +188,14 @@ def new_command(
 
 # -- server -------------------------------------------------------------------------------------
 @cli.command("server", short_help="Serve the app (and an embedded worker).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default=LOOPBACK, show_default=True, help="Address to listen on.")
+@click.option(
+    "-r",
+    "--restrict",
+    is_flag=True,
+    help="Listen on 127.0.0.1 only: the same as --host 127.0.0.1, which is already the default "
+    "(flasker 0.1's -r; without it 0.1 listened on 0.0.0.0, flasker needs --host 0.0.0.0).",
+)
 @click.option(
     "--port",
     "-p",
@@ -207,7 +221,14 @@ def new_command(
 )
 @pass_info
 def server_command(
-    info: ScriptInfo, host: str, port: int, debug: bool, prod: bool, workers: int, no_worker: bool
+    info: ScriptInfo,
+    host: str,
+    restrict: bool,
+    port: int,
+    debug: bool,
+    prod: bool,
+    workers: int,
+    no_worker: bool,
 ) -> None:
     """Serve the project's app.
 
@@ -218,6 +239,12 @@ def server_command(
 
     if debug and prod:
         raise click.UsageError("--debug and --prod cannot be combined")
+    if restrict and host != LOOPBACK:
+        raise click.UsageError(
+            f"-r means --host {LOOPBACK}; it cannot be combined with --host {host}"
+        )
+    if restrict:
+        host = LOOPBACK
     _serve.serve(
         info,
         host=host,
@@ -468,15 +495,33 @@ def config_show_command(info: ScriptInfo, as_json: bool, secrets: bool) -> None:
 
     config = info.load_config()
     summary = config_summary(config, mask=not secrets)
+    note = _app_folder_note(config)
     if as_json:
-        _echo_json(summary)
+        _echo_json({**summary, "app_folder": str(config.app_folder)})
         return
     click.echo(f"# {summary['path']}")
     for section, values in summary["sections"].items():
         click.echo(f"[{section}]")
         for key, value in values.items():
             click.echo(f"{key} = {value!r}")
+        if section == "PROJECT" and note:
+            click.echo(note)
         click.echo("")
+
+
+def _app_folder_note(config: Config) -> str | None:
+    """Which app folder was chosen when APP_FOLDER is not written (see `Config.app_folder`),
+    as a cfg comment: the cfg's own folder, or flasker 0.1's `app/`."""
+    from .config import LEGACY_APP_FOLDER
+
+    if config.get("PROJECT", "APP_FOLDER"):
+        return None
+    folder = config.app_folder
+    if folder == config.folder / LEGACY_APP_FOLDER:
+        why = f"{LEGACY_APP_FOLDER}/ has the templates or static files: flasker 0.1's default"
+    else:
+        why = "the cfg file's folder"
+    return f"# APP_FOLDER not written: {folder} ({why})"
 
 
 # -- output helpers -----------------------------------------------------------------------------

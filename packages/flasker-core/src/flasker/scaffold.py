@@ -1,9 +1,11 @@
 """`flasker new`: write a project (a cfg file and a small app) from a bundled template.
 
-Templates live in `flasker/templates/new/<template>/`. A path part `_package_` becomes the app's
-package name; a file ending in `.tmpl` is rendered (`{{ name }}`-style placeholders, nothing else,
-so the app's own Jinja templates and `${VAR}` cfg references pass through untouched) and loses the
-suffix; every other file is copied as it is.
+Templates live in `flasker/templates/new/<template>/`. A template named in `BASES` starts from
+another template's files and replaces or adds its own (`celery` is `basic` with its own cfg), so
+the app is written once. A path part `_package_` becomes the app's package name; a file ending
+in `.tmpl` is rendered (`{{ name }}`-style placeholders, nothing else, so the app's own Jinja
+templates and `${VAR}` cfg references pass through untouched) and loses the suffix; every
+other file is copied as it is.
 
 Scaffolding is all or nothing: every input is checked, every file rendered and the generated cfg
 validated with flasker's own parser before the first byte is written. An existing file is never
@@ -12,6 +14,7 @@ same function::
 
     scaffold(Path("blog"))                        # default.cfg + blog/ package
     scaffold(Path("svc"), template="minimal", db_url="postgresql+psycopg://localhost/svc")
+    scaffold(Path("shop"), template="celery")    # basic + task queues, routing and named workers
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from pathlib import Path
 
 from .exceptions import FlaskerError
 
-TEMPLATES = ("basic", "minimal")
+TEMPLATES = ("basic", "celery", "minimal")
+#: Templates built on another one: the base's files, then the template's own on top.
+BASES: dict[str, str] = {"celery": "basic"}
 CONFIG_NAME = "default.cfg"
 PACKAGE_PART = "_package_"
 RENDERED_SUFFIX = ".tmpl"
@@ -204,9 +209,19 @@ def _template_root(template: str) -> Traversable:
     return resources.files("flasker").joinpath("templates", "new", template)
 
 
+def _sources(template: str) -> list[tuple[Path, Traversable]]:
+    """The template's files by relative path: its base's first, its own replacing theirs."""
+    sources: dict[Path, Traversable] = {}
+    base = BASES.get(template)
+    if base is not None:
+        sources.update(_sources(base))
+    sources.update(_walk(_template_root(template), Path()))
+    return list(sources.items())
+
+
 def _render(template: str, context: dict[str, str], with_app: bool) -> list[_File]:
     files: list[_File] = []
-    for relative, source in _walk(_template_root(template), Path()):
+    for relative, source in _sources(template):
         if not with_app and relative.name != CONFIG_NAME + RENDERED_SUFFIX:
             continue
         text = source.read_text(encoding="utf-8")
