@@ -65,14 +65,18 @@ Models
 from __future__ import annotations
 
 import json
+import sys
+import urllib.request
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from flasker import ConfigError
 from flasker.config import load_config, parse_config
+from flasker.testing import LiveServer, wait_for
 
-from ._project_helpers import invoke, write_project
+from ._project_helpers import invoke, unique, write_project
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -324,3 +328,166 @@ def test_0_1_short_options_of_server_and_flower(tmp_path: Path) -> None:
     assert flower.exit_code == 0, flower.output
     assert "-p, --port" in flower.output
     assert "5555" in flower.output
+
+
+def test_conf_is_0_1s_long_option_for_the_cfg(tmp_path: Path) -> None:
+    cfg = _0_1_project(tmp_path)
+    for option in ("--conf", "-c", "--config"):
+        result = invoke(None, option, str(cfg), "config", "show")
+        assert result.exit_code == 0, (option, result.output)
+        assert result.output.startswith(f"# {cfg}\n"), option
+    assert "flasker 0.1's --conf PATH works too" in invoke(None, "-h").output
+    both = invoke(None, "-c", str(cfg), "--conf", str(tmp_path / "other.cfg"), "check")
+    assert both.exit_code == 2
+    assert "-c/--config and --conf (its flasker 0.1 spelling) name one file" in both.output
+
+
+def test_server_r_is_0_1s_loopback_only_option(tmp_path: Path) -> None:
+    server = invoke(None, "server", "-h")
+    assert "-r, --restrict" in server.output
+    assert "Listen on 127.0.0.1 only" in server.output
+    # -r is --host 127.0.0.1, so it cannot be combined with another address
+    clash = invoke(_0_1_project(tmp_path), "server", "-r", "--host", "0.0.0.0")
+    assert clash.exit_code == 2
+    assert "-r means --host 127.0.0.1; it cannot be combined with --host 0.0.0.0" in clash.output
+
+
+@pytest.mark.slow
+def test_new_celery_project_serves_with_r_and_its_embedded_worker_runs_the_routed_task(
+    tmp_path: Path,
+) -> None:
+    """`flasker new celery` then `flasker server -r`, as a 0.1 user would type them: the page
+    answers on 127.0.0.1 and the embedded worker consumes the `reports` queue the cfg routes
+    the word count to."""
+    folder = tmp_path / unique("shop")
+    created = invoke(None, "new", "celery", str(folder))
+    assert created.exit_code == 0, created.output
+    cfg = folder / "default.cfg"
+    with LiveServer(cfg, "-r") as server:
+        add = urllib.request.Request(
+            server.url + "/notes", data=b"text=three+small+words", method="POST"
+        )
+        urllib.request.urlopen(add, timeout=10).close()
+        with urllib.request.urlopen(
+            urllib.request.Request(server.url + "/count", method="POST"), timeout=10
+        ) as answer:
+            task_page = answer.url  # followed the redirect to the task's page
+
+        def finished() -> str | None:
+            with urllib.request.urlopen(task_page, timeout=5) as page:
+                text = page.read().decode()
+            return text if "SUCCESS" in text else None
+
+        text = wait_for(finished, timeout=60, what="the routed task", log=server.log)
+        assert '{"notes":1,"words":3}' in text, text
+        output = server.output()
+    assert ".> reports" in output, output  # the embedded worker consumes the routed queue
+
+
+# -- Model helpers ------------------------------------------------------------------------------
+MODELS_0_1 = """
+    from sqlalchemy import Column, ForeignKey, Integer, String, Unicode
+    from sqlalchemy.orm import relationship
+
+    from flasker import current_project
+    from flasker.util import Model
+
+    app = current_project.app
+
+
+    class House(Model):
+        id = Column(Integer, primary_key=True)
+        address = Column("addr", Unicode(128), nullable=False)
+        color = Column(String(16))
+
+
+    class Cat(Model):
+        name = Column(String(64), primary_key=True)
+        house_id = Column(ForeignKey(House.id), primary_key=True)
+        house = relationship(House, backref="cats")
+
+
+    @app.post("/houses/<address>")
+    def add_house(address):
+        house = House.find_or_create(address=address)
+        current_project.db.session.flush()  # a new row has no id until flushed
+        return {"id": house.id}
+"""
+
+
+def _0_1_models(make_project) -> tuple[object, ModuleType]:
+    module = unique("models_0_1")
+    project = make_project(f"[PROJECT]\nNAME = models\nMODULES = {module}\n", {module: MODELS_0_1})
+    return project, sys.modules[module]
+
+
+def test_find_or_create_finds_the_first_match_or_adds_a_new_uncommitted_row(
+    make_project,
+) -> None:
+    project, models = _0_1_models(make_project)
+    House = models.House
+    session = project.db.session
+    try:
+        with project.db.Session() as other:
+            other.add_all([House(address="1 Main St", color="red"), House(address="2 Elm St")])
+            other.commit()
+        found = House.find_or_create(address="1 Main St")
+        assert (found.id, found.color) == (1, "red")
+        assert House.find_or_create(address="2 Elm St", color=None).id == 2
+
+        created = House.find_or_create(address="3 Oak St", color="blue")
+        assert isinstance(created, House)  # the instance, not (instance, created)
+        assert created in session.new  # added to current_project.db.session, not committed
+        assert (created.address, created.color) == ("3 Oak St", "blue")
+        assert House.find_or_create(address="3 Oak St") is created  # autoflush finds it
+        with project.db.Session() as other:
+            assert other.query(House).count() == 2  # nothing committed
+        session.rollback()
+    finally:
+        session.remove()
+
+
+def test_find_or_create_in_a_view_is_committed_with_the_request(make_project) -> None:
+    project, models = _0_1_models(make_project)
+    client = project.app.test_client()
+    first = client.post("/houses/1 Main St")
+    assert first.status_code == 200, first.text
+    assert client.post("/houses/1 Main St").json == first.json
+    assert client.post("/houses/2 Elm St").json == {"id": first.json["id"] + 1}
+    with project.db.Session() as other:
+        assert other.query(models.House).count() == 2
+
+
+def test_listing_helpers_name_columns_primary_keys_and_relationships(make_project) -> None:
+    _project, models = _0_1_models(make_project)
+    House, Cat = models.House, models.Cat
+    # attribute names (what the constructor and filter_by take), not column names ("addr")
+    assert House.column_names() == ("id", "address", "color")
+    assert House.primary_key_names() == ("id",)
+    assert House.relationship_names() == ("cats",)  # a backref counts
+    assert Cat.column_names() == ("name", "house_id")
+    assert Cat.primary_key_names() == ("name", "house_id")
+    assert Cat.relationship_names() == ("house",)
+
+
+def test_model_reserves_only_its_documented_names() -> None:
+    """Every public name on `Model` is one a project's column cannot take: keep the list short
+    and written down (model.py's docstring, README)."""
+    from flasker.model import Model
+
+    ours = {
+        name
+        for klass in Model.__mro__
+        if klass.__module__ == "flasker.model"
+        for name in vars(klass)
+        if not name.startswith("_")
+    }
+    assert ours == {
+        "metadata",  # SQLAlchemy's, set on the base
+        "registry",
+        "find_or_create",
+        "column_names",
+        "primary_key_names",
+        "relationship_names",
+        "to_dict",
+    }

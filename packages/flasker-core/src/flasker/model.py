@@ -15,14 +15,23 @@ Both the classic `Column` style and SQLAlchemy 2's `Mapped[...]` style work::
 
 A subclass of a mapped model with no `__tablename__` of its own shares its parent's table
 (single-table inheritance); give it a `__tablename__` for joined-table inheritance.
+
+Beyond SQLAlchemy's own names, `Model` defines only these, so only they are reserved in every
+model (a column of the same name would hide them):
+
+- `find_or_create(**filters)` (flasker 0.1's helper): the first row matching, else a new one,
+  added to `current_project.db.session` (not committed);
+- `column_names()`, `primary_key_names()`, `relationship_names()`: flasker 0.1's helpers
+  listing a model's columns, primary keys and relationships, by attribute name;
+- `to_dict()`: the column values of one row.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Self
 
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData, inspect, select
 from sqlalchemy.orm import DeclarativeBase, declared_attr, has_inherited_table
 
 #: Constraint names that Alembic autogenerate and every database can reproduce.
@@ -69,3 +78,41 @@ class Model(DeclarativeBase):
         """Column values by attribute name (no relationships): handy in shells and tasks."""
         mapper = inspect(type(self))
         return {attr.key: getattr(self, attr.key) for attr in mapper.column_attrs}
+
+    @classmethod
+    def find_or_create(cls, **filters: Any) -> Self:
+        """The first row whose attributes equal `filters`, else a new instance made from them.
+
+        The new instance is added to `current_project.db.session` but not committed: the
+        request or task commits it (AUTOCOMMIT), or the caller does. flasker 0.1 projects
+        call it as `House.find_or_create(address="1 Main St")`; it returns the instance only,
+        so tell a new row from a found one by `inspect(row).pending`::
+
+            house = House.find_or_create(address="1 Main St")
+        """
+        from .globals import current_project
+
+        session = current_project.db.session
+        found = session.scalars(select(cls).filter_by(**filters).limit(1)).first()
+        if found is not None:
+            return found
+        created = cls(**filters)
+        session.add(created)
+        return created
+
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        """Attribute names of the model's columns, in mapping order (flasker 0.1's helper)."""
+        return tuple(attr.key for attr in inspect(cls).column_attrs)
+
+    @classmethod
+    def primary_key_names(cls) -> tuple[str, ...]:
+        """Attribute names of the primary key's columns, in key order (flasker 0.1's helper)."""
+        mapper = inspect(cls)
+        return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+    @classmethod
+    def relationship_names(cls) -> tuple[str, ...]:
+        """Attribute names of the model's relationships, backrefs included (flasker 0.1's
+        helper)."""
+        return tuple(inspect(cls).relationships.keys())
