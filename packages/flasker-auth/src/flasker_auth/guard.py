@@ -37,6 +37,7 @@ from flask_login import current_user  # type: ignore[import-untyped]  # flask-lo
 
 from ._site import EXTENSION
 from .policy import ADMIN, READ_METHODS, WRITE_SCOPE
+from .problems import PROBLEM_MIMETYPE as PROBLEM_MIMETYPE
 from .safety import cross_origin_problem, safe_next
 from .tokens import find_token, note_use, scope_for
 
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC_MARK = "_flasker_public"
-PROBLEM_MIMETYPE = "application/problem+json"
 
 
 def public(view: F) -> F:

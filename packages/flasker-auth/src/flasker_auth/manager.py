@@ -35,15 +35,15 @@ from flask import Response, current_app, request, url_for
 from flask import session as flask_session
 from sqlalchemy import select
 
-from flasker import _values
-from flasker.json import dumps
 from flasker.manager import Manager, ServeInfo
 
 from ._duration import parse_duration
 from ._site import BLUEPRINT_NAME, EXTENSION, SESSION_VERSION_KEY
 from .exceptions import AuthSetupError, SignInError
+from .options import dev_login_mode, external_url, interpolated
 from .policy import ADMIN, AccessPolicy, normalize_email
-from .settings import AUTH_SECTION, DEV_LOGIN_MODES, GOOGLE_METADATA_URL
+from .problems import problem_response
+from .settings import AUTH_SECTION, GOOGLE_METADATA_URL
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -128,7 +128,7 @@ class AuthManager(Manager):
             "EXTERNAL_URL": external_url,
             "URL_PREFIX": url_prefix,
         }
-        self._overrides = {k: _interpolated(k, v) for k, v in given.items() if v is not None}
+        self._overrides = {k: interpolated(k, v) for k, v in given.items() if v is not None}
         self.project: Project | None = None
         self.options: dict[str, Any] = {}
         self.policy = AccessPolicy()
@@ -171,8 +171,8 @@ class AuthManager(Manager):
             self.token_default_expiry = parse_duration(str(options["TOKEN_DEFAULT_EXPIRY"]))
         except ValueError as error:
             raise AuthSetupError(f"TOKEN_DEFAULT_EXPIRY: {error}") from None
-        self.dev_login = _dev_login_mode(options.get("DEV_LOGIN", "auto"))
-        self.external_url = _external_url(options.get("EXTERNAL_URL"))
+        self.dev_login = dev_login_mode(options.get("DEV_LOGIN", "auto"))
+        self.external_url = external_url(options.get("EXTERNAL_URL"))
 
     @property
     def models(self) -> AuthModels:
@@ -398,7 +398,7 @@ class AuthManager(Manager):
         from .guard import login_url, redirect_to_login
 
         if self.is_api_request():
-            return self._problem(
+            return problem_response(
                 401,
                 "sign in, or send 'Authorization: Bearer <token>' (flasker auth token create)",
                 {"WWW-Authenticate": f'Bearer realm="{self.realm}"'},
@@ -409,23 +409,15 @@ class AuthManager(Manager):
 
     def refuse_token(self, detail: str) -> Response:
         header = f'Bearer realm="{self.realm}", error="invalid_token"'
-        return self._problem(401, detail, {"WWW-Authenticate": header})
+        return problem_response(401, detail, {"WWW-Authenticate": header})
 
     def refuse_forbidden(self, detail: str) -> Response:
         if self.is_api_request():
-            return self._problem(403, detail)
+            return problem_response(403, detail)
         from .views import page
 
         html, _status, headers = page(self, "Not allowed", detail[:1].upper() + detail[1:] + ".")
         return Response(html, 403, headers=headers, mimetype="text/html")
-
-    def _problem(self, status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-        title = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Error")
-        body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-        response = Response(dumps(body), status, mimetype="application/problem+json")
-        response.headers.update(headers or {})
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     # -- setup helpers -----------------------------------------------------------------------------
     def _make_oidc(self, app: Flask, client_id: str) -> OIDCClient:
@@ -475,56 +467,6 @@ class GoogleAuthManager(AuthManager):
         options.setdefault("provider_name", "google")
         options.setdefault("server_metadata_url", GOOGLE_METADATA_URL)
         super().__init__(client_id=client_id, client_secret=client_secret, scopes=scopes, **options)
-
-
-def _interpolated(key: str, value: Any) -> Any:
-    """`${VAR}` in a keyword argument, as in the cfg (secrets stay out of code)."""
-    if isinstance(value, str):
-        try:
-            return _values.interpolate(value)
-        except _values.ValueProblem as problem:
-            raise AuthSetupError(f"AuthManager {key.lower()}=: {problem}") from None
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_interpolated(key, item) for item in value]
-    return value
-
-
-def _dev_login_mode(value: Any) -> str:
-    """DEV_LOGIN as auto, true or false (a bool keyword argument is accepted too)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value).strip().lower()
-    if text not in DEV_LOGIN_MODES:
-        raise AuthSetupError(
-            f"DEV_LOGIN: expected one of {', '.join(DEV_LOGIN_MODES)}, got {value!r}"
-        )
-    return text
-
-
-def _external_url(value: Any) -> str | None:
-    """EXTERNAL_URL checked (http(s)://host[:port][/path], nothing else), without a final /."""
-    if value is None or not str(value).strip():
-        return None
-    text = str(value).strip()
-    try:
-        parts = urlsplit(text)
-        _ = parts.port  # raises ValueError on a bad port
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-    ):
-        raise AuthSetupError(
-            f"EXTERNAL_URL: expected the site's public address such as "
-            f"https://houses.example.com, got {text!r}"
-        )
-    return text.rstrip("/")
 
 
 def _is_loopback_host(host: str) -> bool:
