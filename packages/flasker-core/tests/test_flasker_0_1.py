@@ -15,7 +15,9 @@ Config
   test_0_1_layout_renders_its_templates_and_serves_its_static_files,
   test_app_folder_is_found_by_either_of_its_folders, test_0_1_layout_through_the_cli; and that
   today's layouts are unchanged: test_templates_beside_the_cfg_still_win,
-  test_written_app_folder_wins, test_without_app_files_the_cfg_folder_is_the_app_folder.
+  test_written_app_folder_wins, test_without_app_files_the_cfg_folder_is_the_app_folder;
+  `flasker config show` says which folder was chosen:
+  test_config_show_names_the_app_folder_it_chose.
 - "APP_STATIC_FOLDER, APP_TEMPLATE_FOLDER, STATIC_URL": test_0_1_key_names_are_read_as_ours,
   test_both_spellings_of_one_key_are_reported_at_the_second,
   test_both_spellings_through_the_cli_are_a_clear_error,
@@ -30,6 +32,7 @@ Config
 - "SMARTCOMMIT: commit at the end of each request/task, roll back on error, always remove the
   scoped session" (our AUTOCOMMIT): test_project.py::test_autocommit_*,
   ::test_session_is_removed_after_every_request; test_worker.py for tasks.
+- "Config discovery: -c/--conf PATH" (0.1's long option): test_conf_is_0_1s_long_option_for_the_cfg.
 - "Config discovery: -c PATH, else the only *.cfg ...; with none or several it printed which and
   asked for -c": test_discovery.py::test_the_only_cfg_file,
   ::test_several_cfg_files_are_named_and_c_is_asked_for,
@@ -49,17 +52,32 @@ CLI
   test_cli.py::test_every_command_has_help_without_a_project.
 - "server: -p port (5000), -d debug"; "flower: -p port (5555)":
   test_0_1_short_options_of_server_and_flower.
+- "server: -r bind 127.0.0.1 only" (our default; -r is --host 127.0.0.1):
+  test_server_r_is_0_1s_loopback_only_option,
+  test_new_celery_project_serves_with_r_and_its_embedded_worker_runs_the_routed_task.
+- "worker: automatic host names, -o direct queue only, -r raw Celery arguments": not kept
+  (options flasker worker does not know go to Celery unchanged; name workers with -n).
 - "shell: ... the project in the namespace":
   test_cli.py::test_shell_has_the_project_and_its_models_in_its_namespace.
 - "new basic: writes default.cfg (+ an app unless -a)":
   test_scaffold.py::test_basic_writes_a_cfg_and_a_package_named_after_the_folder,
   ::test_cli_new_cfg_only_and_options.
+- "new celery: ... adds worker host names and task routing": test_scaffold.py::
+  test_celery_writes_the_basic_app_and_a_cfg_with_queues_and_routes,
+  ::test_celery_project_passes_check_and_routes_its_task_to_its_queue; here
+  test_new_celery_project_serves_with_r_and_its_embedded_worker_runs_the_routed_task.
 
 Models
 - "table name = snake_case plural (House → houses, MyCat → my_cats), keyword constructor, repr
   with the primary key": test_model.py::test_table_name_is_the_snake_case_plural,
   ::test_0_1_column_style_model_gets_its_table_name_keywords_and_repr,
   ::test_composite_primary_key_repr.
+- "helpers to list columns, primary keys and relationships, find_or_create":
+  test_listing_helpers_name_columns_primary_keys_and_relationships,
+  test_find_or_create_finds_the_first_match_or_adds_a_new_uncommitted_row,
+  test_find_or_create_in_a_view_is_committed_with_the_request; the names Model reserves:
+  test_model_reserves_only_its_documented_names. Not kept: the JSON `_cache` column and
+  `refresh_cache`.
 """
 
 from __future__ import annotations
@@ -190,6 +208,23 @@ def test_without_app_files_the_cfg_folder_is_the_app_folder(tmp_path: Path) -> N
     (tmp_path / "app" / "__init__.py").write_text("")
     cfg = write_project(tmp_path, CFG_0_1)
     assert load_config(cfg).app_folder == tmp_path
+
+
+def test_config_show_names_the_app_folder_it_chose(tmp_path: Path) -> None:
+    cfg = _0_1_project(tmp_path)
+    shown = invoke(cfg, "config", "show")
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"# APP_FOLDER not written: {tmp_path / 'app'} (app/ has the templates or static files: "
+        "flasker 0.1's default)\n"
+    ) in shown.output
+    assert json.loads(invoke(cfg, "config", "show", "--json").output)["app_folder"] == str(
+        tmp_path / "app"
+    )
+    (tmp_path / "templates").mkdir()
+    assert f"# APP_FOLDER not written: {tmp_path} (the cfg file's folder)\n" in (
+        invoke(cfg, "config", "show").output
+    )
 
 
 def test_0_1_layout_through_the_cli(tmp_path: Path) -> None:
@@ -336,7 +371,7 @@ def test_conf_is_0_1s_long_option_for_the_cfg(tmp_path: Path) -> None:
         result = invoke(None, option, str(cfg), "config", "show")
         assert result.exit_code == 0, (option, result.output)
         assert result.output.startswith(f"# {cfg}\n"), option
-    assert "flasker 0.1's --conf PATH works too" in invoke(None, "-h").output
+    assert "flasker 0.1's --conf PATH works too" in " ".join(invoke(None, "-h").output.split())
     both = invoke(None, "-c", str(cfg), "--conf", str(tmp_path / "other.cfg"), "check")
     assert both.exit_code == 2
     assert "-c/--config and --conf (its flasker 0.1 spelling) name one file" in both.output
