@@ -9,13 +9,15 @@ reverse. `ConsoleManager` satisfies the Protocol structurally.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
 
+from .exceptions import ConsoleError
+
 if TYPE_CHECKING:
     from datetime import datetime
-    from pathlib import Path
 
     from flasker.project import Project
 
@@ -45,6 +47,14 @@ class ConsoleSite(Protocol):
     def workers_roster(self) -> WorkersRoster: ...
 
     def stop_listener(self, timeout: float = 5.0) -> None: ...
+
+
+def console_cfg_path() -> Path:
+    """The cfg file of the project the console is mounted in."""
+    project = console_site().project
+    if project is None:  # init_project sets it before any request
+        raise ConsoleError("the console is not registered on a project")
+    return Path(project.config.path)
 
 
 def console_site() -> ConsoleSite:

@@ -227,8 +227,8 @@ def _root_blueprint() -> Blueprint:
     """The Projects page at `/` (named like the console's blueprint, so templates and
     `url_for('flasker_console.…')` work unchanged)."""
     from .access import admin_only
+    from .blueprint import console_blueprint
     from .projects_views import projects_health, projects_new, projects_page
-    from .views import console_blueprint
 
     blueprint = console_blueprint(_root_context, _root_error)
     blueprint.add_url_rule("/", "projects", projects_page)
@@ -254,7 +254,7 @@ def _root_context() -> dict[str, Any]:
     from flask_wtf.csrf import generate_csrf
 
     from .access import current_operator, logout_url
-    from .views import htmx
+    from .blueprint import htmx
 
     site = current_app.extensions[STANDALONE_EXTENSION]
     return {
@@ -267,6 +267,6 @@ def _root_context() -> dict[str, Any]:
 
 
 def _root_error(error: Exception) -> Any:
-    from .views import error_response
+    from .blueprint import error_response
 
     return error_response(error, "flasker_console/standalone_error.html")
