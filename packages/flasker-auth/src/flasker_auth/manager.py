@@ -28,10 +28,9 @@ import threading
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import click
-from flask import Response, current_app, request, url_for
+from flask import Response, request
 from flask import session as flask_session
 from sqlalchemy import select
 
@@ -39,7 +38,8 @@ from flasker.manager import Manager, ServeInfo
 
 from ._duration import parse_duration
 from ._site import BLUEPRINT_NAME, EXTENSION, SESSION_VERSION_KEY
-from .exceptions import AuthSetupError, SignInError
+from .callback import callback_url, require_external_address
+from .exceptions import AuthSetupError
 from .options import dev_login_mode, external_url, interpolated
 from .policy import ADMIN, AccessPolicy, normalize_email
 from .problems import problem_response
@@ -229,7 +229,7 @@ class AuthManager(Manager):
         wanted = self.dev_login == "true" or (self.dev_login == "auto" and serving.debug)
         self.dev_login_active = wanted and serving.is_loopback and not serving.prod
         if serving.prod:
-            self._require_external_address(project)
+            self.require_external_address(project)
         self._dev_secret = None
         if not self.dev_login_active:
             return
@@ -262,53 +262,15 @@ class AuthManager(Manager):
             err=True,
         )
 
-    def _require_external_address(self, project: Project) -> None:
-        """`--prod` with a provider: the callback URL must not come from the Host header."""
-        config = project.app.config
-        if self.oidc is None or self.external_url or config.get("SERVER_NAME"):
-            return
-        if config.get("TRUSTED_HOSTS"):
-            return
-        raise AuthSetupError(
-            "--prod: sign-in sends the provider a callback URL, which must not be built from "
-            "the Host header a client sends: set the site's public address, e.g. "
-            f"'EXTERNAL_URL = https://{project.config.name.lower() or 'www'}.example.com' in "
-            f"[AUTH] of {project.config.path} (or SERVER_NAME or TRUSTED_HOSTS in [APP])"
-        )
+    def require_external_address(self, project: Project) -> None:
+        """`--prod` with a provider: the callback URL must not come from the Host header
+        (AuthSetupError naming what to set)."""
+        require_external_address(project, self.oidc is not None, self.external_url)
 
     def callback_url(self) -> str:
-        """The provider's redirect URI for this request (SignInError when it cannot be trusted).
-
-        EXTERNAL_URL when set; else the request's own address, but only when its Host is one
-        the app vouches for: in TRUSTED_HOSTS (Flask refuses the others with 400), equal to
-        SERVER_NAME, or, with neither configured, a loopback name (local development).
-        """
-        endpoint = f"{self.blueprint_name}.callback"
-        if self.external_url:
-            path = url_for(endpoint)
-            root = request.script_root
-            if root and path.startswith(root + "/"):
-                path = path[len(root) :]
-            return self.external_url + path
-        config = current_app.config
-        trusted = config.get("TRUSTED_HOSTS")
-        server_name = config.get("SERVER_NAME")
-        if trusted:
-            from werkzeug.sansio.utils import host_is_trusted
-
-            if host_is_trusted(request.host, trusted):
-                return url_for(endpoint, _external=True)
-        elif server_name:
-            if request.host.lower() == str(server_name).lower():
-                return url_for(endpoint, _external=True)
-        elif _is_loopback_host(request.host):
-            return url_for(endpoint, _external=True)
-        logger.warning("sign-in refused: untrusted Host header %r", request.host[:100])
-        raise SignInError(
-            "this site does not answer sign-ins at this address; an administrator can set its "
-            "public address in [AUTH] EXTERNAL_URL (or [APP] SERVER_NAME or TRUSTED_HOSTS)",
-            400,
-        )
+        """The provider's redirect URI for this request (SignInError when it cannot be
+        trusted): see callback.py."""
+        return callback_url(f"{self.blueprint_name}.callback", self.external_url)
 
     # -- helpers used by the guard, the views and the CLI ------------------------------------------
     def db_session(self) -> Session:
@@ -467,16 +429,3 @@ class GoogleAuthManager(AuthManager):
         options.setdefault("provider_name", "google")
         options.setdefault("server_metadata_url", GOOGLE_METADATA_URL)
         super().__init__(client_id=client_id, client_secret=client_secret, scopes=scopes, **options)
-
-
-def _is_loopback_host(host: str) -> bool:
-    """Is the Host header (`name[:port]`) a loopback name: localhost, 127.x.x.x or [::1]?"""
-    from .devlink import is_loopback_address
-
-    try:
-        name = urlsplit("//" + host).hostname
-    except ValueError:
-        return False
-    if not name:
-        return False
-    return name == "localhost" or is_loopback_address(name)

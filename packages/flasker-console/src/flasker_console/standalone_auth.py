@@ -179,7 +179,7 @@ class Hub:
                 f"{self.cfg}), and the development link works on loopback only"
             )
         # off loopback as in production: the callback URL must not come from the Host header
-        self.auth._require_external_address(self.project)
+        self.auth.require_external_address(self.project)
         if not self.trusted_names():
             raise AuthSetupError(
                 f"--host {host}: set the console's public address, e.g. 'EXTERNAL_URL = "
