@@ -1,7 +1,7 @@
 """`/api/docs`: a Swagger UI page over the manager's OpenAPI document.
 
 Swagger UI's JS and CSS (the npm package swagger-ui-dist) are never committed: the build hook
-(`packages/flasker-api/hatch_build.py`) extracts them into `static/vendor/`. The page loads them,
+(`npm-vendor`, from packages/flasker-vendor-build) extracts them into `static/vendor/`. The page loads them,
 and `static/docs.js` starts the UI on the `openapi.json` URL written in the page (no inline
 script). Assets are served by the API blueprint's static folder when it has one
 (`static_url_path="/docs/static"`), else by this page itself (`/api/docs?asset=docs.js`)::
@@ -51,7 +51,7 @@ def docs_page(manager: APIManager) -> Response:
         raise MissingAssetsError(
             f"flasker-api's docs page needs {', '.join(missing)} in {STATIC_FOLDER}: "
             "reinstall flasker-api so its build hook fetches them (in the workspace: "
-            "`uv sync --reinstall-package flasker-api`, which needs npm)"
+            "`uv sync --reinstall-package flasker-api`, which downloads them from the npm registry)"
         )
     urls = {role: asset_url(manager, name) for role, name in ASSETS.items()}
     project = manager.project

@@ -2,7 +2,7 @@
 
 Why: scaffolded projects and the example style their pages with Bootstrap without a CDN (they work
 offline and behind strict CSP) and without copying third-party files into each project. The files
-live in `flasker/static/vendor/`, fetched at build time by `hatch_build.py`, and are served under a
+live in `flasker/static/vendor/`, fetched at build time by the `npm-vendor` build hook (flasker-vendor-build), and are served under a
 prefix no project route is likely to use::
 
     <link rel="stylesheet"
@@ -37,7 +37,7 @@ def init_assets(app: Flask) -> None:
     if missing:
         logger.warning(
             "flasker's vendored assets are missing (%s): reinstall flasker-core, which "
-            "fetches them with npm (in the workspace: uv sync --reinstall-package flasker-core)",
+            "fetches them from the npm registry, no Node.js needed (in the workspace: uv sync --reinstall-package flasker-core)",
             ", ".join(missing),
         )
     blueprint = Blueprint(
