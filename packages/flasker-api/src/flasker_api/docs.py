@@ -1,9 +1,9 @@
 """`/api/docs`: a Swagger UI page over the manager's OpenAPI document.
 
 Swagger UI's JS and CSS (the npm package swagger-ui-dist) are never committed: the build hook
-(`npm-vendor`, from packages/flasker-vendor-build) extracts them into `static/vendor/`. The page loads them,
-and `static/docs.js` starts the UI on the `openapi.json` URL written in the page (no inline
-script). Assets are served by the API blueprint's static folder when it has one
+(`npm-vendor`, from packages/flasker-vendor-build) extracts them into `static/vendor/`. The
+page loads them, and `static/docs.js` starts the UI on the `openapi.json` URL written in the
+page (no inline script). Assets are served by the API blueprint's static folder when it has one
 (`static_url_path="/docs/static"`), else by this page itself (`/api/docs?asset=docs.js`)::
 
     response = docs_page(api)            # the HTML page (or one asset)

@@ -2,8 +2,8 @@
 
 Why: scaffolded projects and the example style their pages with Bootstrap without a CDN (they work
 offline and behind strict CSP) and without copying third-party files into each project. The files
-live in `flasker/static/vendor/`, fetched at build time by the `npm-vendor` build hook (flasker-vendor-build), and are served under a
-prefix no project route is likely to use::
+live in `flasker/static/vendor/`, fetched at build time by the `npm-vendor` build hook
+(flasker-vendor-build), and are served under a prefix no project route is likely to use::
 
     <link rel="stylesheet"
           href="{{ url_for('flasker_assets.static', filename='vendor/bootstrap.min.css') }}">
@@ -37,7 +37,8 @@ def init_assets(app: Flask) -> None:
     if missing:
         logger.warning(
             "flasker's vendored assets are missing (%s): reinstall flasker-core, which "
-            "fetches them from the npm registry, no Node.js needed (in the workspace: uv sync --reinstall-package flasker-core)",
+            "fetches them from the npm registry, no Node.js needed "
+            "(in the workspace: uv sync --reinstall-package flasker-core)",
             ", ".join(missing),
         )
     blueprint = Blueprint(
