@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from flask import current_app
-
 from .exceptions import ConsoleError
 
 if TYPE_CHECKING:
@@ -59,5 +57,7 @@ def console_cfg_path() -> Path:
 
 def console_site() -> ConsoleSite:
     """The app's ConsoleManager (in a request or app context of an app that mounts it)."""
+    from flask import current_app  # here: `flasker --help` loads this module, not Flask
+
     site: ConsoleSite = current_app.extensions[EXTENSION]
     return site
