@@ -82,7 +82,8 @@ def test_every_non_public_rule_refuses_an_anonymous_client(site: Any) -> None:
                     assert status == 200, where
                 else:  # static files and the auth routes answer, whatever they say
                     assert status < 500, where
-                    if status in (302, 303):
+                    # flasker 0.1's URLs redirect to today's on purpose (test_views.py)
+                    if status in (302, 303) and not rule.endpoint.endswith("_0_1"):
                         assert urlsplit(response.headers["Location"]).path != "/auth/login"
                     assert status != 401, where
             except AssertionError as error:

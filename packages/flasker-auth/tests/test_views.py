@@ -107,3 +107,18 @@ def test_sign_out_when_not_signed_in_is_harmless(site: Any, visitor: Any) -> Non
     response = visitor.post("/auth/logout", data={"csrf_token": "x"})
     assert response.status_code < 500
     assert not visitor.is_signed_in
+
+
+# -- flasker 0.1's URLs (issue 11) -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("/auth/sign_in?next=/private", "/auth/login?next=/private"),
+        ("/auth/sign_out", "/auth/logout"),
+        ("/auth/oauth2callback?code=x&state=y", "/auth/callback?code=x&state=y"),
+    ],
+)
+def test_flasker_0_1_auth_urls_lead_to_todays(site: Any, visitor: Any, old: str, new: str) -> None:
+    response = visitor.get(old)
+    assert response.status_code == 302
+    assert response.headers["Location"] == new

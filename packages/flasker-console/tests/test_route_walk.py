@@ -38,6 +38,10 @@ PUBLIC = {
     "flasker_auth.callback",
     "flasker_auth.logout",
     "flasker_auth.dev_login",
+    # flasker 0.1's sign-in URLs: redirects to the three above
+    "flasker_auth.login_0_1",
+    "flasker_auth.callback_0_1",
+    "flasker_auth.logout_0_1",
 }
 
 #: Path arguments by name: rows the example seeds, an unknown task id, a wrong dev link.

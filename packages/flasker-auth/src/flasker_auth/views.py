@@ -17,6 +17,7 @@ no traceback reaches the browser.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
@@ -32,6 +33,7 @@ from .safety import safe_next
 
 if TYPE_CHECKING:
     from flask import Response
+    from werkzeug.wrappers import Response as BaseResponse
 
     from ._site import AuthSite
 
@@ -62,6 +64,17 @@ def page(
         site_name=manager.project.config.name if manager.project is not None else "Sign-in",
     )
     return html, status, {"Cache-Control": "no-store"}
+
+
+def _moved_to(manager: AuthSite, endpoint: str) -> Callable[[], BaseResponse]:
+    """A view redirecting a flasker 0.1 URL to today's, with its query string."""
+
+    def moved() -> BaseResponse:
+        query = request.query_string.decode("latin-1")
+        target = url_for(f"{manager.blueprint_name}.{endpoint}")
+        return redirect(f"{target}?{query}" if query else target)
+
+    return moved
 
 
 def make_blueprint(manager: AuthSite) -> Blueprint:
@@ -182,6 +195,16 @@ def make_blueprint(manager: AuthSite) -> Blueprint:
         logout_user()
         session.clear()
         return page(manager, "Signed out", "You are signed out.", link=_retry_link(manager))
+
+    # flasker 0.1's URLs, so a 0.1 project's templates and bookmarks keep working.
+    for old_path, endpoint in (
+        ("/sign_in", "login"),
+        ("/sign_out", "logout"),
+        ("/oauth2callback", "callback"),
+    ):
+        blueprint.add_url_rule(
+            old_path, f"{endpoint}_0_1", _moved_to(manager, endpoint), methods=["GET"]
+        )
 
     @blueprint.get("/dev/<secret>")
     def dev_login(secret: str) -> Any:
