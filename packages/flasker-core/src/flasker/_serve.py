@@ -225,7 +225,7 @@ def run_worker(project: Project, argv: Sequence[str]) -> None:
 
     celery = project.celery
 
-    @worker_process_init.connect(weak=False)
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]  # celery is untyped
     def _fresh_connections(**_kwargs: Any) -> None:
         # A prefork child must not reuse connections its parent opened.
         if "db" in project.__dict__:

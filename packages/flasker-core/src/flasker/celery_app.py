@@ -52,7 +52,7 @@ def make_celery(project: Project) -> Celery:
 
     unit_of_work = threading.local()
 
-    class ProjectTask(Task):
+    class ProjectTask(Task):  # type: ignore[misc]  # celery ships no type information
         """Runs inside the project's app context and finishes its db session like a request.
 
         A task called directly from a view or from another task (or eagerly) is part of its
@@ -101,7 +101,7 @@ def make_celery(project: Project) -> Celery:
     return celery
 
 
-class ProjectCelery(Celery):
+class ProjectCelery(Celery):  # type: ignore[misc]  # celery ships no type information
     """A Celery app whose `@celery.task` tasks belong to it alone.
 
     Celery's decorator makes tasks "shared" by default: registered on every Celery app created
@@ -150,7 +150,10 @@ def _is_redis_url(url: Any) -> bool:
 def _in_request_of(project: Project) -> bool:
     from flask import current_app, has_request_context
 
-    return has_request_context() and current_app._get_current_object() is project.app
+    # Flask types `current_app` as the app itself; it is a LocalProxy, which has this method.
+    return (
+        has_request_context() and current_app._get_current_object() is project.app  # type: ignore[attr-defined]
+    )
 
 
 def _main_name(project: Project) -> str:

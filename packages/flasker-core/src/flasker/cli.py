@@ -11,7 +11,7 @@ import sys
 import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -114,7 +114,8 @@ def _click_error(error: FlaskerError) -> click.ClickException:
         details = "".join(traceback.format_exception(cause)).rstrip()
         message = f"{message}\n\n{details}"
     exception = click.ClickException(message)
-    exception.exit_code = error.exit_code
+    # click documents setting it per instance; its annotations declare a ClassVar.
+    exception.exit_code = error.exit_code  # type: ignore[misc]
     return exception
 
 
@@ -273,7 +274,7 @@ def worker_command(ctx: click.Context, beat: bool, loglevel: str) -> None:
     (e.g. --concurrency 4 -Q default -n w1@%h)."""
     from . import _serve
 
-    info = ctx.find_object(ScriptInfo)
+    info = cast(ScriptInfo, ctx.find_object(ScriptInfo))  # the `cli` group always sets it
     project = info.load_project()
     argv = ["worker", f"--loglevel={loglevel.upper()}", *ctx.args]
     if beat:
@@ -295,7 +296,8 @@ def worker_command(ctx: click.Context, beat: bool, loglevel: str) -> None:
 @click.pass_context
 def flower_command(ctx: click.Context, port: int, address: str, url_prefix: str) -> None:
     """Start Flower on the project's broker. Other options go to 'celery flower' unchanged."""
-    project = ctx.find_object(ScriptInfo).load_project()
+    info = cast(ScriptInfo, ctx.find_object(ScriptInfo))  # the `cli` group always sets it
+    project = info.load_project()
     argv = ["flower", f"--port={port}", f"--address={address}", *ctx.args]
     if url_prefix:
         argv.append(f"--url_prefix={url_prefix.strip('/')}")
@@ -325,7 +327,8 @@ def shell_command(info: ScriptInfo) -> None:
     )
     with project.app.app_context():
         try:
-            from IPython import start_ipython
+            # optional: IPython may not be installed (nor typed where it is)
+            from IPython import start_ipython  # type: ignore[import-not-found,unused-ignore]
         except ImportError:
             import code
 
