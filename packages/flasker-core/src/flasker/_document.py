@@ -21,7 +21,8 @@ from .exceptions import ConfigError, ConfigProblem
 def new_updater() -> ConfigUpdater:
     """A configupdater that keeps key case, as flasker 0.1 read keys case-sensitively."""
     updater = ConfigUpdater(delimiters=("=", ":"), comment_prefixes=("#", ";"), strict=True)
-    updater.optionxform = str  # type: ignore[method-assign]
+    # configparser's documented way to keep key case; the stubs type it as a method.
+    updater.optionxform = str  # type: ignore[method-assign,assignment]
     return updater
 
 

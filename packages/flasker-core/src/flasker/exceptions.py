@@ -7,7 +7,10 @@ fix it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from werkzeug.exceptions import HTTPException
 
 
 class FlaskerError(Exception):
@@ -130,7 +133,7 @@ class ServiceUnavailableError(FlaskerError):
         super().__init__(description)
         self.description = description
 
-    def http_exception(self) -> Exception:
+    def http_exception(self) -> HTTPException:
         """werkzeug's 503 with this description, for the app's handler of HTTP errors (the
         API's problem+json, else werkzeug's page)."""
         from werkzeug.exceptions import ServiceUnavailable

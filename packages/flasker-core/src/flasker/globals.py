@@ -24,7 +24,7 @@ def get_current_project() -> Project:
     from flask import current_app, has_app_context
 
     if has_app_context():
-        project = current_app.extensions.get("flasker")
+        project: Project | None = current_app.extensions.get("flasker")
         if project is not None:
             return project
     if _active:

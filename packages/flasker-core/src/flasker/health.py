@@ -11,7 +11,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .exceptions import FlaskerError
 
@@ -55,7 +55,7 @@ def within(timeout: float, function: Callable[[], T]) -> T:
         raise CheckTimeout(f"no answer within {timeout:g} s") from None
     if not ok:
         raise value
-    return value
+    return cast(T, value)
 
 
 def run_checks(info: ScriptInfo, timeout: float = 3.0) -> Iterator[CheckResult]:

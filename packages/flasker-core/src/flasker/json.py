@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from flask.json.provider import JSONProvider
+
+if TYPE_CHECKING:
+    from flask import Response
 
 OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -53,6 +56,9 @@ class OrjsonProvider(JSONProvider):
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
-    def response(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(dumps(obj), mimetype="application/json")
+        # The app is a flask.Flask, whose response class takes a body; the provider types
+        # `_app` as the sansio App, whose response class does not.
+        response_class = cast("type[Response]", self._app.response_class)
+        return response_class(dumps(obj), mimetype="application/json")

@@ -38,9 +38,9 @@ def configure_logging(config: Config) -> None:
     """Install flasker's handler on the root logger (replacing an earlier one of ours)."""
     section = config.section("LOGGING")
     root = logging.getLogger()
-    for handler in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
-        root.removeHandler(handler)
-        handler.close()
+    for ours in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(ours)
+        ours.close()
     if section.get("FILE"):
         handler: logging.Handler = logging.FileHandler(config.folder / section["FILE"])
     else:

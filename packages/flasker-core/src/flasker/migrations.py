@@ -93,7 +93,7 @@ def pending_revisions(project: Project) -> list[str]:
     if not heads:
         return []
     current = current_heads(project)
-    pending = [rev.revision for rev in script.iterate_revisions(heads, current or "base")]
+    pending = [rev.revision for rev in script.iterate_revisions(tuple(heads), current or "base")]
     return list(reversed(pending))
 
 

@@ -29,7 +29,7 @@ model (a column of the same name would hide them):
 from __future__ import annotations
 
 import re
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from sqlalchemy import MetaData, inspect, select
 from sqlalchemy.orm import DeclarativeBase, declared_attr, has_inherited_table
@@ -62,7 +62,8 @@ class Model(DeclarativeBase):
 
     @declared_attr.directive
     def __tablename__(cls) -> str | None:
-        if has_inherited_table(cls):
+        # declared_attr passes the class; the plain-function form types `cls` as an instance.
+        if has_inherited_table(cast("type[Model]", cls)):
             return None
         return table_name(cls.__name__)
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, scoped_session
 
     from .db import Database
-    from .exceptions import ServiceUnavailableError
+    from .exceptions import DatabaseUnavailableError, ServiceUnavailableError
     from .manager import Manager
 
 logger = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ class Project:
 
         return broker_unavailable(self, error)
 
-    def _database_unavailable(self, error: BaseException) -> Any:
+    def _database_unavailable(self, error: BaseException) -> DatabaseUnavailableError | None:
         """The 503 to answer for `error` (with whether the request may have stored anything),
         logged in one line; None when `error` is not the database being unavailable."""
         from flask import g, request

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Self
 
 from . import _values
 
@@ -72,7 +72,7 @@ class SectionSchema:
     open: bool = False
 
     @classmethod
-    def of(cls, name: str, keys: Iterable[Key], doc: str = "", open: bool = False):
+    def of(cls, name: str, keys: Iterable[Key], doc: str = "", open: bool = False) -> Self:
         return cls(name, {k.name: k for k in keys}, doc, open)
 
     def defaults(self) -> dict[str, Any]:
