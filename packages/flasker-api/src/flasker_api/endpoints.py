@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -46,6 +46,8 @@ from .serialize import SerializerCache, dumps
 from .statements import count_statement, loader_options, page_statement
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapper
+
     from .manager import APIManager
 
 JSON_TYPES = ("application/json",)
@@ -78,7 +80,7 @@ class Endpoints:
     @property
     def session(self) -> Session:
         assert self.manager.project is not None
-        return self.manager.project.db.session()  # type: ignore[return-value]
+        return self.manager.project.db.session()
 
     # -- shared steps ---------------------------------------------------------------------------
     def authorize(self, endpoint: str, method: str, model: type | None) -> None:
@@ -100,7 +102,7 @@ class Endpoints:
             clause = sa.and_(
                 *(getattr(info.model, n) == v for n, v in zip(names, values, strict=True))
             )
-            found = session.execute(
+            found: Any = session.execute(
                 sa.select(info.model).where(clause).options(*options)
             ).scalar_one_or_none()
             if found is not None:
@@ -172,7 +174,7 @@ class Endpoints:
         return db.engine.connect()
 
     def entity_values(
-        self, info: ModelInfo, selection: Selection, objects: list[Any]
+        self, info: ModelInfo, selection: Selection, objects: Sequence[Any]
     ) -> dict[int, tuple[Any, ...]] | None:
         """The properties the database computes, for ORM entities about to be serialized."""
         if not selection.include and not any(p.in_sql for p in info.properties.values()):
@@ -250,7 +252,7 @@ class Endpoints:
                 # the shape of most list requests: statements built once, bound values
                 statement, counter = self.unfiltered(info, query, plan)
                 params = {"limit": query.limit + 1, "offset": query.offset or 0}
-                rows: list[Any] = connection.execute(statement, params).all()
+                rows: Sequence[Any] = connection.execute(statement, params).all()
             else:
                 statement = page_statement(info, query, (), extra_where, columns=plan.columns)
                 rows, counter = connection.execute(statement).all(), None
@@ -268,7 +270,7 @@ class Endpoints:
         session = self.session
         options = loader_options(info, query.selection, self.manager.info_for)
         statement = page_statement(info, query, options, extra_where)
-        rows = list(session.execute(statement).scalars().all())
+        rows: Sequence[Any] = list(session.execute(statement).scalars().all())
         rows, has_more, total = self.page_of(rows, query, session, info, extra_where)
         last_values = [getattr(rows[-1], name) for name in keys] if has_more else None
         values = self.entity_values(info, query.selection, rows)
@@ -290,13 +292,13 @@ class Endpoints:
 
     def page_of(
         self,
-        rows: list[Any],
+        rows: Sequence[Any],
         query: ListQuery,
         executor: Any,
         info: ModelInfo,
         extra_where: list[Any],
         counter: Any = None,
-    ) -> tuple[list[Any], bool, int | None]:
+    ) -> tuple[Sequence[Any], bool, int | None]:
         """(the page's rows, whether more follow, the total when counted): the page query
         reads one row more than the limit; the count runs only when the page cannot tell."""
         has_more = len(rows) > query.limit
@@ -491,7 +493,7 @@ class Endpoints:
             raise bad_field(pointer, f"not a {target.collection} key: {error}") from None
         if any(part is None for part in key):
             raise bad_field(pointer, f"not a {target.collection} key: null")
-        found = self.session.get(target.model, key if len(key) > 1 else key[0])
+        found: Any = self.session.get(target.model, key if len(key) > 1 else key[0])
         if found is None:
             raise bad_field(pointer, f"no {target.collection} with key {value!r}")
         return found
@@ -524,7 +526,7 @@ class Endpoints:
         """POST of a plain entity as one `INSERT … RETURNING` of the columns shown: no unit of
         work, no entity loaded back; the answer is what the database stored, written by the
         same compiled reader a GET uses (same body, same ETag)."""
-        mapper = sa.inspect(info.model)
+        mapper: Mapper[Any] = sa.inspect(info.model)
         loaded = obj.__dict__
         values = {
             attr.columns[0].key: loaded[attr.key]
@@ -534,7 +536,9 @@ class Endpoints:
         # built once per plan; the values travel as parameters (SQLAlchemy caches the SQL)
         statement = plan.insert
         if statement is None:
-            statement = plan.insert = sa.insert(mapper.local_table).returning(*plan.columns)
+            # a plain mapping (see _insertable_as_row) maps one Table
+            table = cast(sa.Table, mapper.local_table)
+            statement = plan.insert = sa.insert(table).returning(*plan.columns)
         assert self.manager.project is not None
         db = self.manager.project.db
         explicit = explicit_key(mapper.local_table, values)
@@ -628,7 +632,7 @@ class Endpoints:
         plan = self.plans.get(info, item_query.selection)
         if plan is not None and _insertable_as_row(info, plan, obj, self.session_events()):
             return self.insert_row(info, plan, obj)
-        mapper = sa.inspect(info.model)
+        mapper: Mapper[Any] = sa.inspect(info.model)
         given = {a.columns[0].key: obj.__dict__.get(a.key) for a in mapper.column_attrs}
         explicit = explicit_key(mapper.local_table, given)
         self.session.add(obj)
@@ -707,7 +711,7 @@ class Endpoints:
             self.commit()
             return Response(status=204)
         if not relation.uselist:
-            query = self.item_query(target)
+            query: ItemQuery | ListQuery = self.item_query(target)
             related = getattr(parent, relation.name)
             if related is None:
                 return json_response(b"null")
@@ -943,7 +947,7 @@ def _insertable_as_row(info: ModelInfo, plan: Plan, obj: Any, session_events: An
     """
     if plan.nests or plan.root.properties or plan.light:
         return False
-    mapper = sa.inspect(info.model)
+    mapper: Mapper[Any] = sa.inspect(info.model)
     if not _plain_mapping(mapper) or mapper.dispatch.before_insert or mapper.dispatch.after_insert:
         return False
     dispatch = session_events

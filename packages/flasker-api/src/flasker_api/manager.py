@@ -140,7 +140,7 @@ class APIManager(Manager):
         name: str = "api",
     ) -> None:
         self.name = name
-        self._overrides = {
+        self._overrides: dict[str, Any] = {
             key: value
             for key, value in {
                 "add_all_models": add_all_models,
@@ -360,9 +360,7 @@ class APIManager(Manager):
                 return len(house.cats)  # Python's value, outside the API
         """
         if model is None:
-            return api_property(  # type: ignore[return-value]
-                loads, description, count=count, expression=expression
-            )
+            return api_property(loads, description, count=count, expression=expression)
 
         def register(function: F) -> F:
             key = name or function.__name__

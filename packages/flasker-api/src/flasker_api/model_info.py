@@ -199,7 +199,8 @@ class ModelInfo:
     methods: frozenset[str] = frozenset(ALL_METHODS)
     #: Methods allowed on relation endpoints: GET, and PUT when the model allows writes.
     description: str | None = None
-    mapper: Mapper[Any] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    # Always given by model_info(); the None default only keeps the field last and optional.
+    mapper: Mapper[Any] = field(repr=False, compare=False, default=None)  # type: ignore[arg-type]
 
     @property
     def name(self) -> str:
@@ -551,7 +552,7 @@ def _describe_python(annotation: Any) -> tuple[str, str | None, str | None, bool
     nullable = False
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        args: Sequence[Any] = [a for a in typing.get_args(annotation) if a is not type(None)]
         nullable = len(args) < len(typing.get_args(annotation))
         if len(args) != 1:
             return "any", None, None, True

@@ -35,6 +35,8 @@ from .model_info import FieldInfo, ModelInfo, PropertyInfo, RelationInfo
 from .query import ITEM_PARAMETERS, LIST_PARAMETERS, OPERATORS
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Mapper
+
     from .manager import APIManager
 
 OPENAPI_VERSION = "3.1.0"
@@ -579,7 +581,7 @@ class _Builder:
             "replace": "PUT: the whole entity. Nullable columns left out become null.",
             "update": "PATCH: only the fields to change.",
         }[mode]
-        schema: dict[str, Any] = {
+        schema = {
             "type": "object",
             "description": f"{what} Relations take keys: one key, or a list of keys for a "
             "to-many relation. Computed properties cannot be written.",
@@ -1172,7 +1174,7 @@ def _path_safe(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_timezone_aware(info: ModelInfo, field: FieldInfo) -> bool:
-    mapper = info.mapper
+    mapper: Mapper[Any] | None = info.mapper  # None for a ModelInfo built by hand
     if mapper is None:
         return False
     try:

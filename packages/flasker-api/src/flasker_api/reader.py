@@ -194,7 +194,7 @@ class Plan:
         return maps
 
 
-def _group(edge: Edge, fetched: list[Any], found: dict[Any, Any], out: list[Any]) -> None:
+def _group(edge: Edge, fetched: Sequence[Any], found: dict[Any, Any], out: list[Any]) -> None:
     """Index an edge's fetched rows by their parent's key into `found` (one row, or a list),
     as light entities when Python code reads them; append them to `out`."""
     if edge.skip:
@@ -435,7 +435,7 @@ class _Builder:
     ) -> Any:
         """Any other relation (a secondary table, extra join conditions): the parent (aliased)
         joined to the target, the parent's key first in each row."""
-        parent = aliased(info.model)
+        parent: type[Any] = aliased(info.model)
         pk = [getattr(parent, n) for n in info.primary_key]
         keyed = pk[0] if len(pk) == 1 else sa.tuple_(*pk)
         return (

@@ -10,13 +10,14 @@ queries, whatever the page size.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement
 
 from .model_info import ModelInfo
@@ -94,12 +95,12 @@ class CaseSensitiveLike(ColumnElement[bool]):
 
 
 @compiles(CaseSensitiveLike)
-def _compile_like(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+def _compile_like(element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.col.like(like_pattern(element.text), escape="\\"), **kw)
 
 
 @compiles(CaseSensitiveLike, "sqlite")
-def _compile_glob(element: CaseSensitiveLike, compiler: Any, **kw: Any) -> str:
+def _compile_glob(element: CaseSensitiveLike, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.col.op("GLOB")(glob_pattern(element.text)), **kw)
 
 
@@ -217,7 +218,7 @@ def _count_expression(info: ModelInfo, relation_name: str) -> Any:
             .where(*(remote == local for local, remote in pairs))
             .scalar_subquery()
         )
-    parent = aliased(info.model)
+    parent: type[Any] = aliased(info.model)
     counted = aliased(target.class_)
     return (
         sa.select(sa.func.count())
@@ -287,4 +288,4 @@ def _chain(info: ModelInfo, path: tuple[str, ...], lookup: Lookup) -> _AbstractL
         attribute = getattr(model, name)
         option = selectinload(attribute) if option is None else option.selectinload(attribute)
         model = attribute.property.mapper.class_
-    return option
+    return cast(_AbstractLoad, option)
