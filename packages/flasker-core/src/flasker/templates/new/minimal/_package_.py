@@ -31,7 +31,7 @@ def index() -> str:
     return render_template_string(PAGE, name=current_project.config.name, module=__name__)
 
 
-@celery.task  # type: ignore[untyped-decorator]  # celery ships no type information
+@celery.task
 def add(x: int, y: int) -> int:
     """A first task: `add.delay(2, 3).get()` returns 5 once a worker runs it."""
     return x + y
