@@ -61,7 +61,7 @@ def save_forever():
         document.save(environ={})
         # one write(2) of a whole line: print() may split it, and a SIGKILL between the two
         # halves glued "saved" to the parent's "exit -9" line
-        os.write(1, b"saved\n")
+        os.write(1, b"saved\\n")
 
 
 ConfigDocument(path, old).validate(environ={})  # the first validation imports a lot
