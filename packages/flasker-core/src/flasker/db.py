@@ -100,6 +100,18 @@ class Database:
         self.engine.dispose()
 
 
+def error_line(error: BaseException, limit: int = 300) -> str:
+    """A database error as one line: the driver's first line, without SQLAlchemy's wrapping.
+
+    SQLAlchemy's text repeats the statement and a link on further lines, and a page or a log
+    line wants what the database said; `limit` keeps a driver's long first line readable. An
+    error with no text is named by its type.
+    """
+    original = getattr(error, "orig", None) or error
+    lines = str(original).strip().splitlines()
+    return lines[0][:limit] if lines else type(original).__name__
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Is `error` the database being unreachable for now, which waiting cures, rather than a bug
     or a refused change?
