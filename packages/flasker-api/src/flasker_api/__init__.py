@@ -9,8 +9,9 @@ See DESIGN.md for the module split and the HTTP contract.
 """
 
 from .exceptions import APIError, APISetupError
-from .manager import APIManager, APIOptions
+from .manager import APIManager
 from .model_info import FieldInfo, ModelInfo, PropertyInfo, RelationInfo, api_property
+from .options import APIOptions
 from .problems import ApiProblem
 
 __all__ = [

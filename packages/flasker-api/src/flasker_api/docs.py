@@ -19,7 +19,7 @@ from flask import Response, abort, request, send_from_directory, url_for
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 if TYPE_CHECKING:
-    from .manager import APIManager
+    from ._site import APISite
 
 #: The package's static folder (give it to the API blueprint as `static_folder`).
 STATIC_FOLDER = Path(__file__).parent / "static"
@@ -41,7 +41,7 @@ class MissingAssetsError(RuntimeError):
     """Swagger UI's files are not in the package: the build hook did not run."""
 
 
-def docs_page(manager: APIManager) -> Response:
+def docs_page(manager: APISite) -> Response:
     """The docs page for `manager` (or, with `?asset=<name>`, one of its files)."""
     asset = request.args.get("asset")
     if asset is not None:
@@ -63,7 +63,7 @@ def docs_page(manager: APIManager) -> Response:
     return Response(html, mimetype="text/html")
 
 
-def asset_url(manager: APIManager, name: str) -> str:
+def asset_url(manager: APISite, name: str) -> str:
     """URL of a static file: the blueprint's static route when it has one, else the page's."""
     blueprint = manager.blueprint
     if blueprint is not None and blueprint.has_static_folder:

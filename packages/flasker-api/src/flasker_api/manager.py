@@ -23,11 +23,12 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flasker.manager import Manager
 
+from ._site import Authorizer, Validator
 from .exceptions import APISetupError
 from .model_info import (
     ALL_METHODS,
@@ -38,6 +39,7 @@ from .model_info import (
     build_model_info,
     collection_name,
 )
+from .options import APIOptions
 from .settings import API_SECTION
 
 if TYPE_CHECKING:
@@ -45,16 +47,11 @@ if TYPE_CHECKING:
 
     from flasker.project import Project
 
+__all__ = ["APIManager", "APIOptions", "Authorizer", "Validator"]
+
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: `authorize(endpoint, method, model)`: False (or raising ApiProblem) refuses with 403.
-#: `endpoint` is one of index, openapi, docs, collection, item, relation, position; `model` is
-#: None for index, openapi and docs.
-Authorizer = Callable[[str, str, "type | None"], bool | None]
-#: `validate(model, payload)`: messages (a list, or field → message) refuse with 422.
-Validator = Callable[[type, dict[str, Any]], "list[str] | dict[str, str] | str | None"]
 
 
 def _with_model_argument(function: Callable[..., Any]) -> Authorizer:
@@ -75,34 +72,6 @@ def _with_model_argument(function: Callable[..., Any]) -> Authorizer:
         return answer
 
     return authorize
-
-
-@dataclass(frozen=True)
-class APIOptions:
-    """The resolved options (keyword argument > `[API]` section > default)."""
-
-    url_prefix: str = "/api"
-    add_all_models: bool = False
-    default_depth: int = 0
-    max_depth: int = 3
-    default_limit: int = 20
-    max_limit: int = 1000
-    read_only: bool = False
-    methods: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    count: str = "exact"
-
-    def __post_init__(self) -> None:
-        prefix = "/" + self.url_prefix.strip("/") if self.url_prefix.strip("/") else ""
-        object.__setattr__(self, "url_prefix", prefix)
-        if self.count not in ("exact", "none"):
-            raise APISetupError(f"count must be 'exact' or 'none', not {self.count!r}")
-        for name in ("default_depth", "max_depth", "default_limit", "max_limit"):
-            if getattr(self, name) < 0:
-                raise APISetupError(f"{name} must be 0 or more, not {getattr(self, name)}")
-        if self.default_depth > self.max_depth:
-            raise APISetupError("default_depth is larger than max_depth")
-        if self.max_limit and self.default_limit > self.max_limit:
-            raise APISetupError("default_limit is larger than max_limit")
 
 
 @dataclass
