@@ -223,7 +223,7 @@ class APIManager(Manager):
     def on_start(self, project: Project) -> None:
         from flask import Blueprint
 
-        from .endpoints import register_routes
+        from .routes import register_routes
 
         self.project = project
         self._infos = self._build_infos()
