@@ -23,7 +23,13 @@ from flask import request
 
 from . import _coerce
 from ._site import target_of
-from .body_rules import covering_relations, is_required, is_writable, unaddressable_key
+from .body_rules import (
+    covering_relations,
+    is_required,
+    is_writable,
+    json_pointer,
+    unaddressable_key,
+)
 from .problems import ApiProblem, ProblemCollector, bad_field
 
 if TYPE_CHECKING:
@@ -76,7 +82,7 @@ class Bodies:
         relations: dict[str, Any] = {}
         for name, value in payload.items():
             field = info.fields.get(name)
-            pointer = "/" + name.replace("~", "~0").replace("/", "~1")
+            pointer = json_pointer(name)
             if field is not None:
                 if value is None and not field.nullable:
                     if field.has_default and mode == "create":

@@ -41,6 +41,11 @@ def covering_relations(info: ModelInfo, field_name: str) -> list[str]:
     ]
 
 
+def json_pointer(name: str) -> str:
+    """The JSON pointer (RFC 6901) to a top-level member of a body: `/address`, `/a~1b`."""
+    return "/" + name.replace("~", "~0").replace("/", "~1")
+
+
 def unaddressable_key(value: Any, composite: bool) -> str | None:
     """Why a text key would name no URL (an empty segment, a `/` that splits the path, `.` or
     `..` that clients resolve away, a `,` that splits a composite key), else None: an entity

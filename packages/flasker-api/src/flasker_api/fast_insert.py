@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote
 
 import sqlalchemy as sa
 
 from flasker.db import advance_sequence, explicit_key
 
+from .lookup import item_url
 from .serialize import dumps
 from .transactions import database_problem
 
@@ -82,8 +82,7 @@ class RowInserts:
                         advance_sequence(connection, *explicit)
             except Exception as error:
                 raise database_problem(error) from None
-        key = ",".join(quote(str(row[i]), safe="") for i in plan.root.key_positions)
-        location = f"{self.prefix}/{info.collection}/{key}"
+        location = item_url(self.prefix, info, [row[i] for i in plan.root.key_positions])
         return self.reads.one_response(dumps(plan.one(None, row)), 201, Location=location)  # type: ignore[arg-type]
 
 

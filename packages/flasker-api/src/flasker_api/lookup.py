@@ -32,8 +32,7 @@ class Lookup:
         self.prefix = prefix
 
     def url_of(self, info: ModelInfo, obj: Any) -> str:
-        key = ",".join(quote(str(getattr(obj, n)), safe="") for n in info.primary_key)
-        return f"{self.prefix}/{info.collection}/{key}"
+        return item_url(self.prefix, info, [getattr(obj, n) for n in info.primary_key])
 
     def load(self, info: ModelInfo, key_text: str, options: Iterable[Any] = ()) -> Any:
         """The entity named by the URL: its key (`k1,k2` when composite), else a unique
@@ -50,6 +49,12 @@ class Lookup:
             if found is not None:
                 return found
         raise not_found(info, key_text)
+
+
+def item_url(prefix: str, info: ModelInfo, key: Iterable[Any]) -> str:
+    """The item URL of the entity whose key parts are `key` (`/api/memberships/3,7`)."""
+    text = ",".join(quote(str(part), safe="") for part in key)
+    return f"{prefix}/{info.collection}/{text}"
 
 
 def key_candidates(info: ModelInfo, key_text: str) -> Iterator[tuple[tuple[str, ...], list[Any]]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._jsonschema import JSON_MEDIA_TYPE, component_name, path_safe, ref, replace_nullable
+from .body_rules import json_pointer
 from .endpoint_table import key_segment, model_endpoints
 from .openapi_components import error_responses
 
@@ -268,10 +269,7 @@ class ModelPaths:
         operations on that entity: its key parts come from the answer's body, and writes send
         its `ETag` back as `If-Match`. Clients and stateful testers (schemathesis) follow them
         from a created entity to reading, changing and deleting it."""
-        key = {
-            name: "$response.body#/" + name.replace("~", "~0").replace("/", "~1")
-            for name in info.primary_key
-        }
+        key = {name: "$response.body#" + json_pointer(name) for name in info.primary_key}
         targets: dict[str, dict[str, Any]] = {}
         item_path = f"{self.context.prefix}/{info.collection}/{key_segment(info)}"
         for path, operations in paths.items():
