@@ -31,7 +31,7 @@ from typing import Any
 from flasker import json as flasker_json
 
 from .model_info import ModelInfo
-from .query import IncludeTree, Selection
+from .selection import IncludeTree, Selection
 
 Lookup = Callable[[type], ModelInfo | None]
 RowSerializer = Callable[[Any, Any, Any, Any], dict[str, Any]]

@@ -20,8 +20,11 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList, ColumnElement
 
+from .cursor import cursor_keys
+from .filters import Condition, Filter, Group
 from .model_info import ModelInfo
-from .query import Condition, Filter, Group, IncludeTree, ListQuery, Selection, cursor_keys
+from .query import ListQuery
+from .selection import IncludeTree, Selection
 
 Lookup = Callable[[type], ModelInfo | None]
 
