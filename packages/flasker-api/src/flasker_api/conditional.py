@@ -36,7 +36,7 @@ def is_fresh(request: Request, etag: str) -> bool:
         return False
     tag, _weak = unquote_etag(etag)
     # `"*" in tags` also takes a `*` listed among other tags, as a star
-    return "*" in tags or (tag is not None and tags.contains_weak(tag))
+    return "*" in tags or tags.contains_weak(tag)
 
 
 def not_modified(etag: str) -> Response:
@@ -53,7 +53,7 @@ def check_if_match(request: Request, current_etag: str | None) -> None:
         return  # no condition (a header that names no tag at all is a failed condition)
     if current_etag is not None:
         tag, weak = unquote_etag(current_etag)
-        if "*" in tags or (tag is not None and not weak and tags.is_strong(tag)):
+        if "*" in tags or (not weak and tags.is_strong(tag)):
             return
     raise ApiProblem(
         412,
@@ -81,6 +81,4 @@ def json_response(
 def _set_etag(response: Response, etag: str) -> None:
     """Write `etag` (as `etag_of` returns it) with werkzeug's `set_etag`."""
     tag, weak = unquote_etag(etag)
-    if tag is None:
-        return
-    response.set_etag(tag, weak=bool(weak))
+    response.set_etag(tag, weak=weak)
