@@ -198,7 +198,8 @@ def _stored_datetime(field: FieldInfo, value: datetime.datetime) -> datetime.dat
 
 def _enum_member(field: FieldInfo, value: Any) -> Any:
     enum_class = field.python_type
-    assert field.enum is not None
+    if field.enum is None:
+        raise TypeError(f"{field.name} is not an enum field")
     if value in field.enum and not isinstance(value, bool):
         if enum_class is not None and issubclass(enum_class, enum.Enum):
             return enum_class(value)

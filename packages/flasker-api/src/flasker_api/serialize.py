@@ -157,7 +157,8 @@ class _Compiler:
         for relation_name, sub in tree:
             relation = info.relations[relation_name]
             target = self.lookup(relation.target)
-            assert target is not None
+            if target is None:  # the manager only exposes relations between exposed models
+                raise LookupError(f"{info.name}.{relation_name}: its model is not exposed")
             child = self.node(target, sub)
             ref = _key_expression(target, "x")
             nested = f"({ref} if id(x) in seen else (add(id(x)) or {child}(x, seen, add, X)))"

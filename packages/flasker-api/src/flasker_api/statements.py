@@ -126,7 +126,8 @@ def order_by(info: ModelInfo, query: ListQuery, default: Sequence[Any] = ()) -> 
 
 def after_clause(info: ModelInfo, query: ListQuery) -> Any:
     """Rows strictly after the cursor's position, in the order of `order_by`."""
-    assert query.after is not None
+    if query.after is None:
+        raise ValueError("after_clause needs a query with a cursor (query.after)")
     keys = cursor_keys(info, query.sort)
     alternatives = []
     for index, (name, descending) in enumerate(keys):
@@ -202,7 +203,8 @@ def property_expression(info: ModelInfo, name: str) -> Any:
     if prop.count is not None:
         found = _count_expression(info, prop.count)
     else:
-        assert prop.expression is not None
+        if prop.expression is None:
+            raise ValueError(f"{info.name}.{name} is computed by Python, not by the database")
         found = prop.expression()
         if isinstance(found, sa.Select):
             found = found.scalar_subquery()
