@@ -27,6 +27,7 @@ from ._site import project_of, target_of
 from .authorization import Authorization
 from .bodies import Bodies
 from .conditional import check_if_match, json_response
+from .cursor import cursor_secret
 from .endpoint_table import key_segment, model_endpoints
 from .fast_insert import RowInserts
 from .lookup import Lookup
@@ -63,7 +64,7 @@ class Endpoints:
             default_depth=options.default_depth,
             max_depth=options.max_depth,
             count=options.count == "exact",
-            secret=_secret(site),
+            secret=cursor_secret(project_of(site).app.config.get("SECRET_KEY")),
         )
         self.authorization = Authorization(site)
         self.transactions = Transactions(site)
@@ -235,13 +236,3 @@ class Endpoints:
                 return ()
             keys.append((name, descending))
         return tuple(keys)
-
-
-def _secret(site: APISite) -> bytes:
-    """The key that signs paging cursors: the app's SECRET_KEY, else one derived from the cfg
-    path."""
-    project = project_of(site)
-    secret = project.app.config.get("SECRET_KEY")
-    if not secret:
-        secret = f"flasker-api:{project.config.path}"
-    return secret.encode() if isinstance(secret, str) else bytes(secret)
