@@ -14,18 +14,12 @@ introspection happens once per model at start-up and never per request::
 JSON types are JSON Schema's (`integer`, `number`, `string`, `boolean`, `object`, `array`) plus
 `any` for a column that may hold any JSON value (a `JSON` column, a pickled value, an
 unannotated property). `format` refines `string` (`date-time`, `date`, `time`, `uuid`,
-`decimal`, `byte`) or `number` (`duration`, seconds).
+`decimal`, `byte`) or `number` (`duration`, seconds): json_types.py maps the types, and
+properties.py finds the properties (and holds `api_property`, re-exported here).
 """
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import enum
-import inspect as pyinspect
-import types
-import typing
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,60 +28,34 @@ import sqlalchemy as sa
 from sqlalchemy import inspect
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipDirection, RelationshipProperty
 
+from ._docstring import summary
+from .json_types import describe_type, integer_range
+from .properties import (
+    PROPERTY_MARK,
+    PropertyInfo,
+    PropertyOptions,
+    api_property,
+    find_properties,
+    property_info,
+)
+
+__all__ = [
+    "ALL_METHODS",
+    "PROPERTY_MARK",
+    "FieldInfo",
+    "ModelInfo",
+    "PropertyInfo",
+    "PropertyOptions",
+    "RelationInfo",
+    "api_property",
+    "build_model_info",
+    "collection_name",
+    "describe_type",
+    "integer_range",
+]
+
 #: Every method an endpoint may allow, in the order the index lists them.
 ALL_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
-
-#: Attribute set on a property's getter by `api_property` (the manager-independent marker).
-PROPERTY_MARK = "__flasker_api_property__"
-
-
-@dataclass(frozen=True)
-class PropertyOptions:
-    """What `@api.property(...)` declared about a read-only property."""
-
-    loads: tuple[str, ...] = ()
-    description: str | None = None
-    #: The property is the number of related entities of this to-many relation, counted by
-    #: the database (no entity is loaded).
-    count: str | None = None
-    #: `() -> SQL expression` correlated to the model's table (a scalar subquery or a column
-    #: expression): the database computes the property, in the query that reads the row.
-    expression: Callable[[], Any] | None = None
-
-
-def api_property(
-    loads: Iterable[str] = (),
-    description: str | None = None,
-    *,
-    count: str | None = None,
-    expression: Callable[[], Any] | None = None,
-) -> Callable[[Any], Any]:
-    """Mark a read-only property's getter: the relations it reads (loaded once per page), or
-    how the database computes it (`count=` a to-many relation, or an SQL `expression=`).
-
-    Use under `@property` (or over it); `APIManager.property` is the same decorator::
-
-        @property
-        @api_property(loads=["cats"])  # Python computes it: one extra query per page
-        def cat_count(self) -> int:
-            return len(self.cats)
-
-        @property
-        @api_property(count="cats")  # SQL computes it, in the query that reads the house
-        def cat_total(self) -> int:
-            return len(self.cats)  # what Python code outside the API sees
-    """
-    loads = tuple(loads)
-    if sum(map(bool, (loads, count, expression))) > 1:
-        raise ValueError("give one of loads=, count= or expression=, not several")
-    options = PropertyOptions(loads, description, count, expression)
-
-    def mark(target: Any) -> Any:
-        function = target.fget if isinstance(target, property) else target
-        setattr(function, PROPERTY_MARK, options)
-        return target
-
-    return mark
 
 
 @dataclass(frozen=True)
@@ -156,30 +124,6 @@ class RelationInfo:
     #: reads them).
     is_dynamic: bool = False
     description: str | None = None
-
-
-@dataclass(frozen=True)
-class PropertyInfo:
-    """A read-only Python `@property` of the model, shown in responses."""
-
-    name: str
-    loads: tuple[str, ...] = ()
-    json_type: str = "any"
-    format: str | None = None
-    items_type: str | None = None
-    nullable: bool = True
-    #: The return annotation as written (a type or a string), None when absent.
-    annotation: Any = None
-    description: str | None = None
-    #: `count=`: the to-many relation whose entities the database counts.
-    count: str | None = None
-    #: `expression=`: builds the SQL expression (correlated to the model's table).
-    expression: Callable[[], Any] | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def in_sql(self) -> bool:
-        """Computed by the database (`count=` / `expression=`), not by Python."""
-        return self.count is not None or self.expression is not None
 
 
 @dataclass(frozen=True)
@@ -255,10 +199,10 @@ def build_model_info(
     }
     if wanted is not None and (missing := wanted - set(mapper.relationships.keys())):
         raise ValueError(f"{model.__name__} has no relationship {', '.join(sorted(missing))}")
-    properties = _properties(model, excluded, set(fields) | set(mapper.relationships.keys()))
+    properties = find_properties(model, excluded, set(fields) | set(mapper.relationships.keys()))
     for name, getter, options in extra_properties:
         if name not in excluded:
-            properties[name] = _property_info(name, getter, options)
+            properties[name] = property_info(name, getter, options)
     for prop in properties.values():
         if prop.count is not None:
             counted = mapper.relationships.get(prop.count)
@@ -282,7 +226,7 @@ def build_model_info(
         relations=relations,
         properties=properties,
         methods=frozenset(m.upper() for m in methods),
-        description=_doc(model),
+        description=summary(model),
         mapper=mapper,
     )
 
@@ -347,23 +291,6 @@ def _field_info(prop: ColumnProperty[Any]) -> FieldInfo:
     )
 
 
-def integer_range(type_: Any) -> tuple[int | None, int | None]:
-    """Bounds of an integer SQL type (`Integer` is 32 bits on PostgreSQL and most databases)."""
-    if isinstance(type_, sa.types.TypeDecorator):
-        type_ = type_.impl_instance
-    if isinstance(type_, sa.Enum):
-        return None, None
-    if isinstance(type_, sa.SmallInteger):
-        bits = 16
-    elif isinstance(type_, sa.BigInteger):
-        bits = 64
-    elif isinstance(type_, sa.Integer):
-        bits = 32
-    else:
-        return None, None
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-
-
 def _unique_by_constraint(column: sa.Column[Any]) -> bool:
     table = column.table
     for constraint in getattr(table, "constraints", ()):
@@ -380,58 +307,6 @@ def _type_name(type_: Any) -> str:
         return str(type_.compile())
     except Exception:
         return type(type_).__name__
-
-
-def describe_type(
-    type_: Any,
-) -> tuple[str, str | None, str | None, tuple[Any, ...] | None, int | None, type | None]:
-    """(json_type, format, items_type, enum values, max length, python type) of a SQL type."""
-    if isinstance(type_, sa.types.TypeDecorator):
-        inner = describe_type(type_.impl_instance)
-        try:
-            python_type: type | None = type_.python_type
-        except NotImplementedError:
-            python_type = inner[5]
-        return (*inner[:5], python_type)
-    if isinstance(type_, sa.Enum):
-        if type_.enum_class is not None:
-            values = tuple(member.value for member in type_.enum_class)
-            kinds = {type(v) for v in values}
-            json_type = "integer" if kinds == {int} else "string"
-            return json_type, None, None, values, None, type_.enum_class
-        return "string", None, None, tuple(type_.enums), type_.length, str
-    if isinstance(type_, sa.Boolean):
-        return "boolean", None, None, None, None, bool
-    if isinstance(type_, sa.Integer):
-        return "integer", None, None, None, None, int
-    if isinstance(type_, sa.Numeric):
-        if type_.asdecimal and not isinstance(type_, sa.Float):
-            return "string", "decimal", None, None, None, decimal.Decimal
-        return "number", None, None, None, None, float
-    if isinstance(type_, sa.DateTime):
-        return "string", "date-time", None, None, None, datetime.datetime
-    if isinstance(type_, sa.Date):
-        return "string", "date", None, None, None, datetime.date
-    if isinstance(type_, sa.Time):
-        return "string", "time", None, None, None, datetime.time
-    if isinstance(type_, sa.Interval):
-        return "number", "duration", None, None, None, datetime.timedelta
-    if isinstance(type_, sa.Uuid):
-        return "string", "uuid", None, None, None, uuid.UUID if type_.as_uuid else str
-    if isinstance(type_, sa.ARRAY):
-        items = describe_type(type_.item_type)[0]
-        return "array", None, items, None, None, list
-    if isinstance(type_, sa.JSON):
-        return "any", None, None, None, None, None
-    if isinstance(type_, sa.String):  # Text, Unicode, UnicodeText, Enum handled above
-        return "string", None, None, None, type_.length, str
-    if isinstance(type_, sa.LargeBinary | sa.types._Binary):
-        return "string", "byte", None, None, getattr(type_, "length", None), bytes
-    try:
-        python_type = type_.python_type
-    except (NotImplementedError, AttributeError):
-        return "any", None, None, None, None, None
-    return (*_describe_python(python_type)[:3], None, None, python_type)
 
 
 def _relation_info(rel: RelationshipProperty[Any]) -> RelationInfo:
@@ -460,119 +335,3 @@ def _relation_info(rel: RelationshipProperty[Any]) -> RelationInfo:
         is_dynamic=rel.lazy in ("dynamic", "write_only", "noload", "raise"),
         description=rel.doc,
     )
-
-
-# -- properties -----------------------------------------------------------------------------------
-def _properties(model: type, excluded: set[str], taken: set[str]) -> dict[str, PropertyInfo]:
-    """Public `@property`s of the model and its mapped bases (not of `Model` itself)."""
-    from flasker.model import Model
-
-    base_names = {name for klass in Model.__mro__ for name in vars(klass)}
-    found: dict[str, PropertyInfo] = {}
-    for klass in reversed(model.__mro__):
-        if klass is object or klass in Model.__mro__:
-            continue
-        for name, value in vars(klass).items():
-            if name.startswith("_") or name in excluded or name in taken or name in base_names:
-                continue
-            if isinstance(value, property) and value.fget is not None and value.fset is None:
-                options = getattr(value.fget, PROPERTY_MARK, PropertyOptions())
-                found[name] = _property_info(name, value.fget, options)
-            else:
-                found.pop(name, None)  # a subclass replaced it with something else
-    return found
-
-
-def _property_info(name: str, getter: Callable[..., Any], options: PropertyOptions) -> PropertyInfo:
-    annotation = _return_annotation(getter)
-    json_type, fmt, items, nullable = "any", None, None, True
-    if options.count is not None:
-        json_type, nullable = "integer", False
-    elif annotation is not None:
-        json_type, fmt, items, nullable = _describe_python(annotation)
-    elif options.expression is not None:
-        json_type, fmt, items = _expression_type(options.expression)
-    return PropertyInfo(
-        name=name,
-        loads=options.loads,
-        json_type=json_type,
-        format=fmt,
-        items_type=items,
-        nullable=nullable,
-        annotation=annotation,
-        description=options.description or _doc(getter),
-        count=options.count,
-        expression=options.expression,
-    )
-
-
-def _expression_type(expression: Callable[[], Any]) -> tuple[str, str | None, str | None]:
-    """JSON type of an unannotated `expression=` property, from its SQL type."""
-    try:
-        sql_type = expression().type
-    except Exception:
-        return "any", None, None
-    if isinstance(sql_type, sa.types.NullType):
-        return "any", None, None
-    return describe_type(sql_type)[:3]
-
-
-def _return_annotation(getter: Callable[..., Any]) -> Any:
-    try:
-        hints = typing.get_type_hints(getter)
-    except Exception:
-        hints = getattr(getter, "__annotations__", {})
-    return hints.get("return")
-
-
-_PYTHON_TYPES: dict[type, tuple[str, str | None]] = {
-    bool: ("boolean", None),
-    int: ("integer", None),
-    float: ("number", None),
-    str: ("string", None),
-    bytes: ("string", "byte"),
-    datetime.datetime: ("string", "date-time"),
-    datetime.date: ("string", "date"),
-    datetime.time: ("string", "time"),
-    datetime.timedelta: ("number", "duration"),
-    decimal.Decimal: ("string", "decimal"),
-    uuid.UUID: ("string", "uuid"),
-    list: ("array", None),
-    tuple: ("array", None),
-    set: ("array", None),
-    frozenset: ("array", None),
-    dict: ("object", None),
-}
-
-
-def _describe_python(annotation: Any) -> tuple[str, str | None, str | None, bool]:
-    """(json_type, format, items_type, nullable) of a Python annotation."""
-    if isinstance(annotation, str):
-        return "any", None, None, True
-    nullable = False
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args: Sequence[Any] = [a for a in typing.get_args(annotation) if a is not type(None)]
-        nullable = len(args) < len(typing.get_args(annotation))
-        if len(args) != 1:
-            return "any", None, None, True
-        annotation = args[0]
-        origin = typing.get_origin(annotation)
-    base = origin or annotation
-    if pyinspect.isclass(base) and issubclass(base, enum.Enum):
-        values = {type(m.value) for m in base}
-        return ("integer" if values == {int} else "string"), None, None, nullable
-    for python_type, (json_type, fmt) in _PYTHON_TYPES.items():
-        if pyinspect.isclass(base) and issubclass(base, python_type):
-            items = None
-            if json_type == "array" and (args := typing.get_args(annotation)):
-                items = _describe_python(args[0])[0]
-            return json_type, fmt, items, nullable
-    return "any", None, None, True
-
-
-def _doc(thing: Any) -> str | None:
-    doc = thing.__doc__  # not getdoc: a model without a docstring must not show Model's
-    if not doc or not isinstance(doc, str):
-        return None
-    return pyinspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
