@@ -16,6 +16,10 @@ same events: STARTED and RETRY are written as they arrive, and a final event mak
 read the result backend once for that task (`task_table.sync_states`, the read the task list
 would make), so the stored result is the backend's, never the event's shortened text.
 
+Connecting is kombu's job: `Connection.ensure_connection` retries a broker that is away, with
+pauses growing to `RETRY_MAX` seconds, and its errback reports each failed attempt to the
+overview; the listener only decides what to do with errors kombu does not retry.
+
 On the embedded broker (kombu's filesystem transport) the event exchange's bindings live in
 the broker's control folder, so a receiver in the console process hears a worker in another
 process; core's `prune_stale` removes the binding of a listener that died without unbinding.
@@ -61,11 +65,19 @@ PURGE_EVERY = 600.0
 FLUSH_EVERY = 1.0
 #: Events kept in memory while the database refuses them; the oldest are dropped beyond it.
 MAX_BUFFER = 10_000
-#: Seconds between reconnection attempts, growing while the broker stays away. Capped at a
-#: few seconds: the events of tasks that finish before the listener is back are never heard
-#: (they are not queued for a listener that is away), so after a broker restart the chart
-#: misses what the workers did until the next attempt. An attempt costs one connection.
-BACKOFF = (0.5, 1.0, 2.0, 3.0, 5.0)
+#: Seconds before the first reconnection attempt, the growth of each further pause and its cap
+#: (kombu's `interval_start`, `interval_step`, `interval_max`: 0.5, 1.5, 2.5, 3.5, 4.5, 5, 5...).
+#: Capped at a few seconds: the events of tasks that finish before the listener is back are
+#: never heard (they are not queued for a listener that is away), so after a broker restart
+#: the chart misses what the workers did until the next attempt. An attempt costs one
+#: connection.
+RETRY_START = 0.5
+RETRY_STEP = 1.0
+RETRY_MAX = 5.0
+#: Seconds before connecting again after the connection was lost while listening (kombu's
+#: retries take over from there), and after an error kombu does not retry, such as refused
+#: credentials, which a person has to fix (then one attempt every `RETRY_MAX` seconds).
+PAUSE_AFTER_LOSS = 0.5
 #: A worker whose last heartbeat is older than this counts as offline (Celery's own expiry).
 HEARTBEAT_EXPIRY = 60.0
 
@@ -120,6 +132,10 @@ def _receiver_class(celery: Any) -> type:
     return UnshiftedReceiver
 
 
+class _Stopping(Exception):
+    """Raised from kombu's retry callback to end its retries when the listener is stopped."""
+
+
 @dataclass
 class ListenerStatus:
     """What the overview says about the listener."""
@@ -135,8 +151,8 @@ class ListenerStatus:
 class EventListener:
     """Consume Celery's events in a daemon thread and store the task facts.
 
-    Never blocks a request: `start()` only starts the thread; reconnects with a growing pause
-    (`BACKOFF`) while the broker is away; `stop()` ends it within about a second.
+    Never blocks a request: `start()` only starts the thread; kombu reconnects with a growing
+    pause (up to `RETRY_MAX`) while the broker is away; `stop()` ends it within about a second.
 
         listener = EventListener(project)
         listener.start()
@@ -165,6 +181,8 @@ class EventListener:
         self._next_purge = 0.0
         self._workers: dict[str, WorkerSeen] = {}
         self.connected = False
+        #: Whether the current round got as far as consuming (see `_run`).
+        self._listening = False
         self.since: datetime | None = None
         self.problem: str | None = None
         self.database_problem: str | None = None
@@ -221,33 +239,36 @@ class EventListener:
 
     # -- the thread ---------------------------------------------------------------------------
     def _run(self) -> None:
-        attempt = 0
         try:
             while not self._stopping.is_set():
+                self._listening = False
                 try:
                     self._listen()
-                    attempt = 0
-                except Exception as error:
-                    self.connected = False
-                    problem = f"{type(error).__name__}: {error}"
-                    if problem != self.problem:
-                        logger.warning("console event listener: broker problem: %s", problem)
-                    self.problem = problem
-                    delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-                    attempt += 1
-                    self._flush(force=True)
-                    self._stopping.wait(delay)
+                except _Stopping:
+                    break
+                except Exception as error:  # lost while listening, or not retried by kombu
+                    self._report(f"{type(error).__name__}: {error}")
+                    self._stopping.wait(PAUSE_AFTER_LOSS if self._listening else RETRY_MAX)
         finally:
             self.connected = False
             self._flush(force=True)
 
     def _listen(self) -> None:
+        """Connect (kombu retries until the broker answers or `stop()`), then consume until
+        stopped or the connection is lost."""
         celery = self.project.celery
         with celery.connection_for_read() as connection:
-            # fail fast when the broker is away: our loop retries, with its own pauses
-            connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
+            connection.ensure_connection(
+                errback=self._on_connection_error,
+                max_retries=None,  # until the broker is back, or stop() (see _check_stopping)
+                interval_start=RETRY_START,
+                interval_step=RETRY_STEP,
+                interval_max=RETRY_MAX,
+                callback=self._check_stopping,
+            )
             receiver = _receiver_class(celery)(connection, handlers={"*": self._on_event})
-            receiver.connect_max_retries = 1
+            # the receiver connects a clone of `connection`: once, the retrying is done above
+            receiver.connect_max_retries = 0
             receiver.on_iteration = self._on_iteration
             self._receiver = receiver
             if self._stopping.is_set():
@@ -258,6 +279,26 @@ class EventListener:
                     self._connected()
             self._receiver = None
             self._unbind(receiver, connection)
+
+    def _on_connection_error(self, error: Exception, interval: float) -> None:
+        """kombu's errback: an attempt to connect failed, the next comes in `interval` seconds.
+
+        The problem is named as kombu names it when it gives up (its `OperationalError`)."""
+        self._report(f"OperationalError: {error}")
+
+    def _check_stopping(self) -> None:
+        """kombu's callback, called between attempts and every second of their pauses."""
+        if self._stopping.is_set():
+            raise _Stopping
+
+    def _report(self, problem: str) -> None:
+        """Say the broker is not answering (logged once per distinct problem), and write the
+        events heard so far."""
+        self.connected = False
+        if problem != self.problem:
+            logger.warning("console event listener: broker problem: %s", problem)
+        self.problem = problem
+        self._flush(force=True)
 
     def _unbind(self, receiver: Any, connection: Any) -> None:
         """Delete our event queue on a clean stop: the embedded broker keeps a dead queue's
@@ -270,6 +311,7 @@ class EventListener:
 
     def _connected(self) -> None:
         self.connected = True
+        self._listening = True
         self.problem = None
         self.since = utcnow()
 
