@@ -26,7 +26,7 @@ RESERVED_PARAMETERS = frozenset({*LIST_PARAMETERS, "and", "not.or", "not.and"})
 # An item's query is documented as the selection parameters: fail at import, not with a wrong
 # document, when query.py's item parameters change.
 if set(ITEM_PARAMETERS) != {"fields", "include", "depth"}:
-    raise ImportError(
+    raise RuntimeError(
         f"flasker_api.openapi_parameters documents an item's query as fields, include and "
         f"depth, but query.ITEM_PARAMETERS is {ITEM_PARAMETERS}: update "
         "QueryParameters.item_query_parameters"
