@@ -9,7 +9,7 @@ import pytest
 from celery.app import defaults as celery_defaults
 
 from flasker import ConfigError, load_config
-from flasker._celery_keys import convert_celery_value, known_celery_names, new_name
+from flasker._celery_keys import _tables, convert_celery_value, known_celery_names, new_name
 
 CELERY_OLD_TO_NEW = celery_defaults._TO_NEW_KEY
 CELERY_OPTIONS = dict(celery_defaults.flatten(celery_defaults.NAMESPACES))
@@ -42,6 +42,12 @@ def test_expected_new_names() -> None:
 def test_every_old_name_celery_knows_is_mapped() -> None:
     for old, new in CELERY_OLD_TO_NEW.items():
         assert new_name(old) == new, old
+
+
+def test_the_table_read_through_celerys_public_api_is_celerys_own() -> None:
+    # built from `flatten(NAMESPACES)` and each Option's `old` patterns, as Celery builds its
+    # private `_TO_NEW_KEY`: the two must agree for the installed Celery
+    assert _tables()[1] == dict(CELERY_OLD_TO_NEW)
 
 
 def test_every_new_name_is_its_own_name() -> None:

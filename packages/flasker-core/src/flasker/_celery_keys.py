@@ -1,7 +1,10 @@
 """Celery setting names: old upper-case ones mapped to Celery 5 names with Celery's own table.
 
-Celery keeps that table (`celery.app.defaults._TO_NEW_KEY`) for its own compatibility layer;
-reusing it means a setting Celery renames tomorrow is mapped without a change here.
+The table is read through Celery's public `celery.app.defaults` API: `flatten(NAMESPACES)`
+lists every setting, and each `Option` names its old spellings (`Option.old`), from which
+Celery builds its private compatibility table. Reading the declarations rather than a table
+written here means a setting Celery renames tomorrow is mapped without a change here;
+`tests/test_celery_keys.py` pins the result to the installed Celery's own table.
 """
 
 from __future__ import annotations
@@ -10,15 +13,27 @@ from functools import cache
 from typing import Any
 
 from . import _values
-from .schema import Entry, Report, suggest
+from .section_schema import Entry, Report, suggest
 
 
 @cache
 def _tables() -> tuple[dict[str, Any], dict[str, str]]:
-    from celery.app import defaults
+    """Celery's settings by their Celery 5 name, and {old name: Celery 5 name}."""
+    from celery.app.defaults import NAMESPACES, flatten
 
-    options = dict(defaults.flatten(defaults.NAMESPACES))
-    return options, dict(defaults._TO_NEW_KEY)
+    options = dict(flatten(NAMESPACES))
+    old_to_new = dict(flatten(NAMESPACES, keyfilter=_old_names))
+    return options, old_to_new
+
+
+def _old_names(namespace: str, key: str, option: Any) -> list[tuple[str, str]]:
+    """(old name, Celery 5 name) pairs of one setting: its `old` patterns (`celery_{0}`,
+    `celeryd_{0}`) formatted with the key, in upper case; a setting with none had the upper
+    case of its new name."""
+    new = namespace + key
+    if option.old:
+        return [(pattern.format(key).upper(), new) for pattern in option.old]
+    return [(new.upper(), new)]
 
 
 def known_celery_names() -> list[str]:
@@ -32,6 +47,16 @@ def new_name(key: str) -> str | None:
     if key in options:
         return key
     return old_to_new.get(key)
+
+
+def variable_spelling(key: str) -> str:
+    """The key an environment variable means. Variables are written in upper case by habit,
+    and Celery 5's names are lower case: `FLASKER__CELERY__RESULT_BACKEND` means
+    `result_backend`, as it would in a deployment's env file. A name that is an old Celery
+    setting (`BROKER_URL`, `CELERYD_CONCURRENCY`) keeps its own meaning."""
+    if key.isupper() and new_name(key) is None and new_name(key.lower()) is not None:
+        return key.lower()
+    return key
 
 
 def celery_option(name: str) -> Any:

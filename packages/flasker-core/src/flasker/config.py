@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from . import _values, schema
+from ._celery_keys import variable_spelling
 from ._document import parse_text, raw_sections, version_of
 from .exceptions import ConfigError, ConfigProblem
 
@@ -216,16 +217,8 @@ def parse_config(
 
 def _line_of_renamed(key: str, entries: list[schema.Entry], section: str) -> int | None:
     """Line of a key the validator renamed (BROKER_URL → broker_url, CACHE_TYPE → TYPE)."""
-    if section == "CELERY":
-        from ._celery_keys import new_name
-
-        for entry in entries:
-            if new_name(entry.key) == key:
-                return entry.line
     for entry in entries:
-        if entry.key.lower() == key.lower() or entry.key.removeprefix("CACHE_") == key:
-            return entry.line
-        if section == "PROJECT" and schema.PROJECT_ALIASES.get(entry.key) == key:
+        if schema.setting_name(section, entry.key) == key:
             return entry.line
     return None
 
@@ -259,40 +252,15 @@ def _env_overrides(
             continue
         key = _env_spelling(section, key)
         entries = sections.setdefault(section, [])
-        setting = _setting_of(section, key)
-        entries[:] = [e for e in entries if _setting_of(section, e.key) != setting]
+        setting = schema.setting_name(section, key)
+        entries[:] = [e for e in entries if schema.setting_name(section, e.key) != setting]
         entries.append(schema.Entry(key, env[variable], None))
         origins[(section, key)] = variable
     return origins
 
 
 def _env_spelling(section: str, key: str) -> str:
-    """The key an environment variable means. Variables are written in upper case by habit,
-    and Celery 5's names are lower case: `FLASKER__CELERY__RESULT_BACKEND` means
-    `result_backend`, as it would in a deployment's env file. A name that is an old Celery
-    setting (`BROKER_URL`, `CELERYD_CONCURRENCY`) keeps its own meaning."""
-    if section == "CELERY" and key.isupper():
-        from ._celery_keys import new_name
-
-        if new_name(key) is None and new_name(key.lower()) is not None:
-            return key.lower()
-    return key
-
-
-def _setting_of(section: str, key: str) -> str:
-    """The setting a key names, so an override replaces it whatever spelling the file used.
-
-    `FLASKER__CELERY__broker_url` replaces a `BROKER_URL` line, `FLASKER__ENGINE__POOL_SIZE` a
-    `pool_size` one and `FLASKER__CACHE__CACHE_TYPE` a `TYPE` one, instead of leaving both.
-    """
+    """The key an environment variable means (see `_celery_keys.variable_spelling`)."""
     if section == "CELERY":
-        from ._celery_keys import new_name
-
-        return new_name(key) or key
-    if section == "ENGINE":
-        return key.lower()
-    if section == "CACHE":
-        return key.removeprefix("CACHE_")
-    if section == "PROJECT":
-        return schema.PROJECT_ALIASES.get(key, key)
+        return variable_spelling(key)
     return key
