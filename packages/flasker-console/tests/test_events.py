@@ -1,8 +1,8 @@
 """The events listener: a real `flasker worker` subprocess on the embedded broker runs tasks that
 succeed and fail, and the console process, listening to Celery's events, stores what happened
-(the overview's chart counts it, the console's own task rows move on without polling); facts
-heard twice (several listening processes) are stored once; a broker that is away is reported
-and retried, never waited on."""
+(the overview's chart counts it, the console's own task rows move on without polling); a broker
+that is away is reported and retried, never waited on. The facts themselves (one row per task
+and state, purging) are test_task_events.py's; a broker restart is test_events_reconnect.py's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from sqlalchemy import select
 
 from flasker.testing import wait_for, worker_process
-from flasker_console import events
 
 #: A `ConsoleSite` (conftest.py); tests reach it through fixtures.
 ConsoleSite = Any
@@ -60,70 +58,6 @@ def listening(make_console: Callable[..., ConsoleSite]) -> Iterator[ConsoleSite]
     site = make_console(source=SOURCE)
     yield site
     site.app.extensions["flasker_console"].stop_listener()
-
-
-# -- facts ----------------------------------------------------------------------------------
-def test_task_events_become_facts_and_other_events_do_not() -> None:
-    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-    fact = events.task_event(
-        {"type": "task-received", "uuid": "u1", "timestamp": at.timestamp(), "name": "t.add"}
-    )
-    assert fact == events.TaskEvent("u1", "RECEIVED", at, "t.add", None)
-    assert events.task_event({"type": "task-failed", "uuid": "u1", "timestamp": 1}).state == (
-        "FAILURE"
-    )
-    assert events.task_event({"type": "worker-heartbeat", "hostname": "w"}) is None
-    assert events.task_event({"type": "task-sent", "uuid": "u2"}) is None
-    assert events.task_event({"type": "task-succeeded"}) is None  # no uuid: nothing to store
-
-
-def facts(count: int, state: str, at: datetime) -> list[events.TaskEvent]:
-    return [events.TaskEvent(f"{state}-{at.minute}-{n}", state, at) for n in range(count)]
-
-
-def test_facts_heard_by_several_listeners_are_counted_once(
-    make_console: Callable[..., ConsoleSite],
-) -> None:
-    site = make_console(arguments="events=False")
-    now = datetime.now(UTC)
-    batch = facts(3, "SUCCESS", now) + facts(1, "FAILURE", now - timedelta(minutes=5))
-    events.store(site.project, batch)
-    events.store(site.project, batch)  # a second process heard the same events
-    events.store(site.project, batch[:2] + batch[:2])  # and duplicates within one batch
-    chart = events.last_hour(site.project)
-    assert (chart.succeeded, chart.failed) == (3, 1)
-    assert chart.minutes[-1].succeeded == 3
-    assert chart.minutes[-6].failed == 1
-
-
-@pytest.mark.postgres
-def test_insert_or_ignore_on_postgresql(
-    make_console: Callable[..., ConsoleSite], postgres_url: str
-) -> None:
-    site = make_console(db_url=postgres_url, arguments="events=False")
-    now = datetime.now(UTC)
-    batch = facts(2, "SUCCESS", now) + facts(2, "FAILURE", now)
-    events.store(site.project, batch)
-    events.store(site.project, batch)
-    chart = events.last_hour(site.project)
-    assert (chart.succeeded, chart.failed) == (2, 2)
-    site.project.db.dispose()
-
-
-def test_old_rows_are_deleted_and_the_hour_is_a_window(
-    make_console: Callable[..., ConsoleSite],
-) -> None:
-    site = make_console(arguments="events=False")
-    now = datetime.now(UTC)
-    events.store(site.project, facts(2, "SUCCESS", now - timedelta(hours=25)))
-    events.store(site.project, facts(4, "SUCCESS", now - timedelta(minutes=90)))
-    events.store(site.project, facts(1, "SUCCESS", now - timedelta(minutes=2)))
-    assert events.last_hour(site.project).succeeded == 1  # 90 minutes ago is outside the hour
-    assert events.purge(site.project) == 2
-    assert events.purge(site.project) == 0
-    model = events.event_model()
-    with site.project.db.Session() as session:
-        assert len(session.scalars(select(model)).all()) == 5
 
 
 # -- a real worker --------------------------------------------------------------------------
