@@ -22,7 +22,7 @@ from .exceptions import BrokerUnavailableError
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .project import Project
+    from .config import Config
 
 logger = logging.getLogger("flasker")
 
@@ -30,7 +30,7 @@ logger = logging.getLogger("flasker")
 _RESULT_STORE_GAVE_UP = "reconnect to the Celery result store"
 
 
-def _connection_error_classes(project: Project) -> tuple[type[BaseException], ...]:
+def _connection_error_classes(config: Config) -> tuple[type[BaseException], ...]:
     """The errors that mean "the broker did not answer": kombu's and amqp's (they come with
     Celery), and the Redis client's when the project's broker or result backend is Redis (its
     result backend raises them unwrapped, e.g. reading `AsyncResult(id).state`)."""
@@ -38,7 +38,7 @@ def _connection_error_classes(project: Project) -> tuple[type[BaseException], ..
     from kombu.exceptions import OperationalError
 
     classes: list[type[BaseException]] = [OperationalError, AmqpConnectionError]
-    if any(_is_redis(project.config.celery.get(key)) for key in ("broker_url", "result_backend")):
+    if any(_is_redis(config.celery.get(key)) for key in ("broker_url", "result_backend")):
         try:
             import redis.exceptions
         except ImportError:  # a Redis URL without the client fails at connection already
@@ -53,11 +53,11 @@ def _is_redis(url: object) -> bool:
     return str(first or "").startswith(("redis://", "rediss://", "redis+socket://"))
 
 
-def broker_unavailable(project: Project, error: BaseException) -> BrokerUnavailableError | None:
+def broker_unavailable(config: Config, error: BaseException) -> BrokerUnavailableError | None:
     """The 503 to answer for `error`, or None when it is not the broker being unreachable.
 
     The reason is a category, never the client's text (that names hosts and ports)."""
-    classes = _connection_error_classes(project)
+    classes = _connection_error_classes(config)
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -70,29 +70,29 @@ def broker_unavailable(project: Project, error: BaseException) -> BrokerUnavaila
                 if "timeout" in type(current).__name__.lower()
                 else "the connection was refused or lost"
             )
-            return BrokerUnavailableError(_broker_kind(project), reason)
+            return BrokerUnavailableError(_broker_kind(config), reason)
         current = current.__cause__ or current.__context__
     return None
 
 
-def _broker_kind(project: Project) -> str:
-    url = project.config.celery.get("broker_url") or ""
+def _broker_kind(config: Config) -> str:
+    url = config.celery.get("broker_url") or ""
     url = str(url[0] if isinstance(url, list | tuple) and url else url)
     scheme = url.split("://", 1)[0].split("+")[-1] if "://" in url else ""
     return scheme or "embedded"
 
 
-def attach_broker_errors(app: Flask, project: Project) -> None:
+def attach_broker_errors(app: Flask, config: Config) -> None:
     """Register the 503 answer for the broker's connection errors on `app`; any other error of
     the same classes goes on as if this handler did not exist."""
     # a Redis error reaches a view wrapped in one of these (kombu wraps what publishing
     # raises; Celery's result backend raises RuntimeError from it)
-    classes = (*_connection_error_classes(project), RuntimeError)
+    classes = (*_connection_error_classes(config), RuntimeError)
 
     def handle(error: Exception) -> Any:
         from flask import request
 
-        unavailable = broker_unavailable(project, error)
+        unavailable = broker_unavailable(config, error)
         if unavailable is None:
             return pass_on(app, error, set(classes))
         logger.warning(

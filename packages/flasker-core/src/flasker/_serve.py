@@ -25,7 +25,6 @@ from .exceptions import ProjectError
 from .manager import ServeInfo
 
 if TYPE_CHECKING:
-    from .cli import ScriptInfo
     from .project import Project
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ WORKER_STOP_GRACE = 10.0
 
 # -- server -------------------------------------------------------------------------------------
 def serve(
-    info: ScriptInfo,
+    project: Project,
     *,
     host: str,
     port: int,
@@ -49,8 +48,7 @@ def serve(
     workers: int,
     with_worker: bool,
 ) -> None:
-    """Load the project, start the embedded worker when needed, then serve until stopped."""
-    project = info.load_project()
+    """Start the embedded worker when needed, then serve the (started) project until stopped."""
     config = project.config
     if port == 0:
         # pick it now, so what managers are told (and print) is the real address

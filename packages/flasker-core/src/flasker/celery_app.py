@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from celery import Celery, Task
 from celery.schedules import crontab
@@ -17,7 +17,25 @@ from celery.schedules import crontab
 from ._fsbroker import BrokerFolders
 
 if TYPE_CHECKING:
-    from .project import Project
+    from flask import Flask
+
+    from .config import Config
+    from .db import Database
+
+
+class Project(Protocol):
+    """What the Celery app needs of a `flasker.project.Project`, which builds it (so this module
+    does not import that one back): its cfg, and the app and database a task runs with."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def app(self) -> Flask: ...
+
+    @property
+    def db(self) -> Database: ...
+
 
 #: Defaults flasker sets unless the cfg says otherwise: the console shows STARTED and
 #: arguments, a worker started before its broker keeps retrying instead of crashing, monitors

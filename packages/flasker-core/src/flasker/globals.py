@@ -7,41 +7,25 @@ lets project modules write `app = current_project.app` at import time, as in fla
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from werkzeug.local import LocalProxy
 
-from .exceptions import NoProjectError
+from . import _stack
+from ._stack import pop, push
 
 if TYPE_CHECKING:
     from .project import Project
 
-_active: list[Project] = []
+#: The activated projects, innermost last (kept in `_stack`; this name is older).
+_active: list[Project] = _stack.active
+
+__all__ = ["current_project", "get_current_project", "pop", "push"]
 
 
 def get_current_project() -> Project:
     """The running project; `NoProjectError` when there is none."""
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        project: Project | None = current_app.extensions.get("flasker")
-        if project is not None:
-            return project
-    if _active:
-        return _active[-1]
-    raise NoProjectError(
-        "no active project: run through the flasker CLI, or call Project(path).activate() "
-        "(or use 'with Project(path):') before using current_project"
-    )
-
-
-def push(project: Project) -> None:
-    _active.append(project)
-
-
-def pop(project: Project) -> None:
-    if project in _active:
-        _active.remove(project)
+    return cast("Project", _stack.require_current())
 
 
 current_project: Project = LocalProxy(get_current_project)  # type: ignore[assignment]

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from .exceptions import FlaskerError
 
 if TYPE_CHECKING:
-    from .cli import ScriptInfo
     from .config import Config
+    from .loader import ProjectLoader
     from .project import Project
 
 T = TypeVar("T")
@@ -58,7 +58,7 @@ def within(timeout: float, function: Callable[[], T]) -> T:
     return cast(T, value)
 
 
-def run_checks(info: ScriptInfo, timeout: float = 3.0) -> Iterator[CheckResult]:
+def run_checks(info: ProjectLoader, timeout: float = 3.0) -> Iterator[CheckResult]:
     """Yield one result per part, stopping early when a later part cannot be reached."""
     try:
         config = info.load_config()

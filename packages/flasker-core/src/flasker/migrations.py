@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -21,7 +21,19 @@ from alembic.script import ScriptDirectory
 from .exceptions import ProjectError
 
 if TYPE_CHECKING:
-    from .project import Project
+    from .db import Database
+
+
+class Project(Protocol):
+    """What migrating needs of a `flasker.project.Project` (which calls `pending_revisions` at
+    start-up, so this module does not import it back): where the migrations live and the
+    database they apply to. Alembic's env.py receives the project itself."""
+
+    @property
+    def migrations_folder(self) -> Path: ...
+
+    @property
+    def db(self) -> Database: ...
 
 
 def alembic_config(project: Project) -> AlembicConfig:

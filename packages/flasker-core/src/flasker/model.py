@@ -32,7 +32,13 @@ import re
 from typing import Any, Self, cast
 
 from sqlalchemy import MetaData, inspect, select
-from sqlalchemy.orm import DeclarativeBase, declared_attr, has_inherited_table
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    declared_attr,
+    has_inherited_table,
+    scoped_session,
+)
 
 #: Constraint names that Alembic autogenerate and every database can reproduce.
 NAMING_CONVENTION = {
@@ -91,9 +97,9 @@ class Model(DeclarativeBase):
 
             house = House.find_or_create(address="1 Main St")
         """
-        from .globals import current_project
+        from ._stack import require_current
 
-        session = current_project.db.session
+        session: scoped_session[Session] = require_current().db.session
         found = session.scalars(select(cls).filter_by(**filters).limit(1)).first()
         if found is not None:
             return found

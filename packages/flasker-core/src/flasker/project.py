@@ -21,9 +21,9 @@ import weakref
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from . import globals as _globals
+from . import _stack
 from .config import Config, load_config
 from .exceptions import ConfigError, ProjectError
 
@@ -35,9 +35,30 @@ if TYPE_CHECKING:
 
     from .db import Database
     from .exceptions import DatabaseUnavailableError, ServiceUnavailableError
-    from .manager import Manager
 
 logger = logging.getLogger(__name__)
+
+
+class Extension(Protocol):
+    """What `register_manager` accepts: `flasker.manager.Manager` and its subclasses.
+
+    Declared here, by what the project and the packages that walk `project.managers` call,
+    because `manager` builds on `project` (its hooks receive the project) and the project must
+    not import it back.
+    """
+
+    @property
+    def config_section(self) -> str | None: ...
+
+    def init_project(self, project: Project) -> None: ...
+
+    def on_start(self, project: Project) -> None: ...
+
+    # `serving` is a `flasker.manager.ServeInfo` (declared above this module)
+    def on_serve(self, project: Project, serving: Any) -> None: ...
+
+
+ExtensionT = TypeVar("ExtensionT", bound=Extension)
 
 
 class Project:
@@ -53,7 +74,7 @@ class Project:
 
             config = load_config(find_config(config))
         self.config: Config = config
-        self.managers: list[Manager] = []
+        self.managers: list[Extension] = []
         self.is_started = False
         self._modules: list[ModuleType] = []
         self._lock = threading.RLock()
@@ -89,7 +110,7 @@ class Project:
         app.config.update(config.app)
         app.extensions["flasker"] = self
         self._attach_session_lifecycle(app)
-        attach_broker_errors(app, self)  # a view sending a task while the broker is away: 503
+        attach_broker_errors(app, config)  # a view sending a task while the broker is away: 503
         return app
 
     @cached_property
@@ -124,11 +145,11 @@ class Project:
     # -- activation ----------------------------------------------------------------------------
     def activate(self) -> Project:
         """Make this the project `current_project` points at outside requests and tasks."""
-        _globals.push(self)
+        _stack.push(self)
         return self
 
     def deactivate(self) -> None:
-        _globals.pop(self)
+        _stack.pop(self)
 
     def __enter__(self) -> Project:
         return self.activate()
@@ -137,7 +158,7 @@ class Project:
         self.deactivate()
 
     # -- extensions ----------------------------------------------------------------------------
-    def register_manager(self, manager: Manager) -> Manager:
+    def register_manager(self, manager: ExtensionT) -> ExtensionT:
         """Plug in an extension (APIManager, AuthManager, ConsoleManager, your own)."""
         with self._lock:
             if self.is_started:
@@ -312,27 +333,25 @@ class Project:
             return self._database_unavailable(error)
         from ._broker_errors import broker_unavailable
 
-        return broker_unavailable(self, error)
+        return broker_unavailable(self.config, error)
 
     def _database_unavailable(self, error: BaseException) -> DatabaseUnavailableError | None:
         """The 503 to answer for `error` (with whether the request may have stored anything),
         logged in one line; None when `error` is not the database being unavailable."""
         from flask import g, request
 
-        from .db import unavailable_error
+        from .db import error_line, unavailable_error
 
         began = self.db.commits_started() > g.get("_flasker_commits", 0)
         unavailable = unavailable_error(error, may_be_stored=began)
         if unavailable is not None:
-            text = str(getattr(error, "orig", None) or error).strip()
-            cause = (text.splitlines() or [type(error).__name__])[0][:200]
             logger.warning(
                 "database unavailable, answered 503 to %s %s%s: %s: %s",
                 request.method,
                 request.path,
                 " (it had begun to commit)" if began else "",
                 type(error).__name__,
-                cause,
+                error_line(error, limit=200),
             )
         return unavailable
 
