@@ -1,18 +1,20 @@
 """Paging cursors (cursor.py): what `?after=` accepts and refuses.
 
-A cursor is signed by itsdangerous with the app's key and a salt per collection: one this API
-did not give, edited, made for another collection, signed with another key (or by the
-hand-made HMAC of earlier versions) is the same 400 problem on `after`."""
+A cursor is signed by an itsdangerous `Signer` with the app's key and a salt per collection:
+one this API did not give, edited, made for another collection, signed with another key (or
+by the hand-made HMAC of earlier versions) is the same 400 problem on `after`."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import string
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
+from itsdangerous.encoding import base64_encode
 from sqlalchemy import Integer, Unicode
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -113,10 +115,24 @@ def test_the_app_secret_key_signs_cursors():
     assert cursor_secret(b"\x00raw") == b"\x00raw"
 
 
-def test_serializers_are_made_once_per_key_and_collection():
-    first = cursor._serializer(b"k", "kites")
-    assert cursor._serializer(b"k", "kites") is first
-    assert cursor._serializer(b"k", "reels") is not first
+def test_signers_are_made_once_per_key_and_collection():
+    first = cursor._signer(b"k", "kites")
+    assert cursor._signer(b"k", "kites") is first
+    assert cursor._signer(b"k", "reels") is not first
+
+
+def test_a_cursor_is_url_safe_text():
+    text = encode_cursor(KITES, SORT, ["red & blue?", 7], b"k" * 32)
+    assert isinstance(text, str)
+    assert set(text) <= set(string.ascii_letters + string.digits + "-_.")
+
+
+@pytest.mark.parametrize(
+    "body", [b"not base64!", base64_encode(b"not json"), base64_encode(b"[1]")]
+)
+def test_a_signed_value_that_is_not_a_cursor_is_refused(body):
+    text = cursor._signer(b"k" * 32, "kites").sign(body).decode()
+    assert decoded(text) == (None, [{"parameter": "after", "message": REFUSED}])
 
 
 # -- through the API ------------------------------------------------------------------------------
@@ -140,5 +156,6 @@ def test_the_api_refuses_a_cursor_signed_by_the_old_scheme(api):
 
 
 def test_the_api_refuses_a_cursor_signed_with_another_key(api):
-    forged = cursor._serializer(b"guessed", "cats").dumps(["", ["Felix"]])
+    body = base64_encode(orjson.dumps(["", ["Felix"]]))
+    forged = cursor._signer(b"guessed", "cats").sign(body).decode()
     refused(api, "/cats/", forged)

@@ -2,8 +2,9 @@
 can neither forge one nor reuse one across collections.
 
 A cursor holds the sort it was made for and the values of the keyset (the sort keys, then the
-primary key) of the last row of a page. itsdangerous signs it (HMAC, with a salt per
-collection); an edited, foreign or malformed cursor is one `400` problem on `after`::
+primary key) of the last row of a page, as base64url JSON signed by an itsdangerous `Signer`
+(HMAC-SHA256, with a salt per collection); an edited, foreign or malformed cursor is one `400`
+problem on `after`::
 
     text = encode_cursor(info, sort, last_values, secret)      # in meta.next and Link
     after = decode_cursor(text, info, sort, secret, problems)  # the values, or None + problem
@@ -14,12 +15,14 @@ per process: cursors then last as long as the process, and nobody can guess the 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import orjson
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, Signer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from . import _coerce
 from .model_info import ModelInfo
@@ -57,7 +60,7 @@ def encode_cursor(info: ModelInfo, sort: Sort, values: list[Any], secret: bytes)
             for (name, _), v in zip(keys, values, strict=True)
         ],
     ]
-    return _serializer(secret, info.collection).dumps(payload)
+    return _signer(secret, info.collection).sign(base64_encode(orjson.dumps(payload))).decode()
 
 
 def decode_cursor(
@@ -66,13 +69,13 @@ def decode_cursor(
     """The keyset values a cursor holds; None, with a problem on `after`, when it was not
     signed by this API for this collection, or was made for another sort."""
     try:
-        payload = _serializer(secret, info.collection).loads(text)
+        body = _signer(secret, info.collection).unsign(text)
     except (BadData, UnicodeError):
         problems.parameter("after", REFUSED)
         return None
     keys = cursor_keys(info, sort)
     try:
-        sort_text, raw = payload
+        sort_text, raw = orjson.loads(base64_decode(body))
         if sort_text != _sort_text(sort):
             problems.parameter("after", f"the cursor was made for sort={sort_text}: repeat it")
             return None
@@ -82,7 +85,7 @@ def decode_cursor(
             _coerce.from_json(info.fields[name], value)
             for (name, _), value in zip(keys, raw, strict=True)
         )
-    except (ValueError, TypeError):  # signed by this key, but not a cursor of this model
+    except (BadData, ValueError, TypeError):  # signed by this key, not a cursor of this model
         problems.parameter("after", REFUSED)
         return None
 
@@ -91,19 +94,28 @@ def _sort_text(sort: Sort) -> str:
     return ",".join(("-" if descending else "") + name for name, descending in sort)
 
 
-class _Orjson:
-    """orjson as itsdangerous's payload serializer (it takes any `dumps`/`loads` pair)."""
+class _CursorSigner(Signer):
+    """A `Signer` that derives its key once: itsdangerous derives it (one more HMAC) on every
+    `sign`/`unsign`, and a cursor signer's key and salt never change."""
 
-    @staticmethod
-    def dumps(value: Any) -> bytes:
-        return orjson.dumps(value)
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = secret_key if secret_key is not None else self.secret_keys[-1]
+        derived = self._derived.get(key)
+        if derived is None:
+            derived = self._derived[key] = super().derive_key(key)
+        return derived
 
-    @staticmethod
-    def loads(data: bytes) -> Any:
-        return orjson.loads(data)
+    @cached_property
+    def _derived(self) -> dict[str | bytes, bytes]:
+        return {}
 
 
 @lru_cache(maxsize=1024)
-def _serializer(secret: bytes, collection: str) -> URLSafeSerializer:
-    """One serializer per (key, collection): the salt binds a cursor to its collection."""
-    return URLSafeSerializer(secret, salt=f"flasker-api.cursor:{collection}", serializer=_Orjson)
+def _signer(secret: bytes, collection: str) -> Signer:
+    """One signer per (key, collection): the salt binds a cursor to its collection."""
+    return _CursorSigner(
+        secret,
+        salt=f"flasker-api.cursor:{collection}",
+        key_derivation="hmac",
+        digest_method=hashlib.sha256,
+    )
