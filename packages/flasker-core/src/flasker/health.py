@@ -1,18 +1,19 @@
 """`flasker check`: is the cfg valid, do the modules import, do the database and broker answer?
 
-Each check has a deadline: a firewalled host must give a FAIL within the timeout, not hang the
-command (or, later, the console page that shows the same results).
+Each check has a deadline (`flasker.deadline.within`, importable from here as before): a
+firewalled host must give a FAIL within the timeout, not hang the command (or the console
+page that shows the same results).
 """
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING
 
+from .deadline import CheckTimeout, within
 from .exceptions import FlaskerError
 
 if TYPE_CHECKING:
@@ -20,7 +21,14 @@ if TYPE_CHECKING:
     from .loader import ProjectLoader
     from .project import Project
 
-T = TypeVar("T")
+__all__ = [
+    "CheckResult",
+    "CheckTimeout",
+    "check_broker",
+    "check_database",
+    "run_checks",
+    "within",
+]
 
 
 @dataclass(frozen=True)
@@ -28,34 +36,6 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
-
-
-class CheckTimeout(Exception):
-    pass
-
-
-def within(timeout: float, function: Callable[[], T]) -> T:
-    """Run `function` in a daemon thread and give up after `timeout` seconds.
-
-    A daemon thread, not an executor: a connect stuck in the kernel must not keep the process
-    alive at exit.
-    """
-    results: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
-
-    def run() -> None:
-        try:
-            results.put((True, function()))
-        except BaseException as error:
-            results.put((False, error))
-
-    threading.Thread(target=run, name="flasker-check", daemon=True).start()
-    try:
-        ok, value = results.get(timeout=timeout)
-    except queue.Empty:
-        raise CheckTimeout(f"no answer within {timeout:g} s") from None
-    if not ok:
-        raise value
-    return cast(T, value)
 
 
 def run_checks(info: ProjectLoader, timeout: float = 3.0) -> Iterator[CheckResult]:
@@ -131,9 +111,13 @@ def _check_embedded_broker(config: Config) -> CheckResult:
 
 
 def _describe(error: BaseException) -> str:
+    """One line for a failed check: the error's type, then what it said (`db.error_line`: the
+    driver's error when SQLAlchemy wraps one, its first line)."""
     if isinstance(error, FlaskerError):  # already says what and where
         return str(error)
-    original = getattr(error, "orig", None)  # SQLAlchemy wraps the driver's error
-    text = str(original or error).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(original or error).__name__}: {first}" if first else type(error).__name__
+    from .db import error_line
+
+    original = getattr(error, "orig", None) or error
+    if not str(original).strip():
+        return type(error).__name__
+    return f"{type(original).__name__}: {error_line(error, limit=sys.maxsize)}"
