@@ -86,7 +86,9 @@ def test_an_untrusted_host_gets_no_redirect(fresh: dict[str, Any]) -> None:
     assert "EXTERNAL_URL" in response.text
 
 
-@pytest.mark.parametrize("host", ["localhost", "localhost:5000", "127.0.0.1:8000", "[::1]:5000"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:5000", "127.0.0.1:8000", "127.0.0.2:8000", "[::1]:5000"]
+)
 def test_loopback_hosts_are_used_during_development(fresh: dict[str, Any], host: str) -> None:
     assert redirect_uri(login(fresh["nothing"], host)) == f"http://{host}/auth/callback"
 

@@ -229,8 +229,11 @@ def test_requests_for_other_host_names_are_refused(client: Client) -> None:
     assert response.status_code == 400
     assert "answers only to 127.0.0.1" in text(response)
     assert client.get("/p/shop/", headers={"Host": "evil.example"}).status_code == 400
-    for host in ("127.0.0.1:5050", "localhost:5050", "[::1]:5050"):
+    # any loopback address is answered (the CLI lets it listen on 127.0.0.2), look-alikes not
+    for host in ("127.0.0.1:5050", "localhost:5050", "[::1]:5050", "127.0.0.2:5050"):
         assert client.get("/", headers={"Host": host}).status_code == 200, host
+    for host in ("localhost.evil.example", "127.0.0.1.evil.example", "[::2]:5050"):
+        assert client.get("/", headers={"Host": host}).status_code == 400, host
 
 
 def test_the_root_project_and_odd_folder_names_have_working_links(tmp_path: Path) -> None:

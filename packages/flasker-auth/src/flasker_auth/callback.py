@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from flask import current_app, request, url_for
 
-from .devlink import is_loopback_address
+from flasker._net import is_loopback_host
+
 from .exceptions import AuthSetupError, SignInError
 
 if TYPE_CHECKING:
@@ -73,14 +73,3 @@ def callback_url(endpoint: str, external_url: str | None) -> str:
         "public address in [AUTH] EXTERNAL_URL (or [APP] SERVER_NAME or TRUSTED_HOSTS)",
         400,
     )
-
-
-def is_loopback_host(host: str) -> bool:
-    """Is the Host header (`name[:port]`) a loopback name: localhost, 127.x.x.x or [::1]?"""
-    try:
-        name = urlsplit("//" + host).hostname
-    except ValueError:
-        return False
-    if not name:
-        return False
-    return name == "localhost" or is_loopback_address(name)

@@ -12,7 +12,6 @@ request comes from loopback without proxy headers, and the server is not in prod
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -75,15 +74,6 @@ def link_is_live(session: Session, models: AuthModels, secret: str) -> bool:
         )
     )
     return found is not None
-
-
-def is_loopback_address(address: str | None) -> bool:
-    if not address:
-        return False
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def link_url(serving: ServeInfo, path: str) -> str:

@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
+from flasker._net import is_loopback_address
+
 from ._site import SESSION_VERSION_KEY
-from .devlink import DEV_NAME, consume_link, is_loopback_address
+from .devlink import DEV_NAME, consume_link
 from .exceptions import SignInError
 from .models import utcnow
 from .oidc import is_verified

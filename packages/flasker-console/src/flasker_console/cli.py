@@ -94,10 +94,10 @@ def console_command(
         # this process serves only the console: a key of its own signs its CSRF tokens
         app.secret_key = secrets.token_hex(32)
     project.register_manager(ConsoleManager(url_prefix="/"))
-    from .standalone import loopback_only
+    from ._hosts import guard_hosts
 
     # Flask's documented middleware pattern; mypy sees wsgi_app as a method
-    app.wsgi_app = loopback_only(app.wsgi_app)  # type: ignore[method-assign, assignment]
+    app.wsgi_app = guard_hosts(app.wsgi_app)  # type: ignore[method-assign, assignment]
     click.echo(f"flasker console for {project.config.path}: http://{host}:{port}/", err=True)
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

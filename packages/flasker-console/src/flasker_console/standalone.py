@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import Blueprint, Flask, redirect
-from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.exceptions import NotFound
 
 from . import projects as found
-from ._hosts import LOOPBACK_NAMES, host_name
+from ._hosts import guard_hosts
 from .projects_views import STANDALONE_EXTENSION, ProjectsSite
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from flasker.project import Project
 
@@ -41,26 +41,6 @@ if TYPE_CHECKING:
 
 #: Where a project's console lives under the standalone console.
 PROJECT_PATH = "/p/"
-
-
-def loopback_only(app: WSGIApplication) -> WSGIApplication:
-    """Wrap a WSGI app so it answers only requests addressed to a loopback name.
-
-    The standalone console has no sign-in and trusts that only this machine reaches it; a web
-    page on a rebinding domain (evil.example resolving to 127.0.0.1) would otherwise reach it
-    from the operator's browser with its own origin, read the CSRF token and change anything.
-    """
-
-    def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        if host_name(host) not in LOOPBACK_NAMES:
-            refused = BadRequest(
-                f"this console answers only to 127.0.0.1, localhost or [::1], not {host!r}"
-            )
-            return refused(environ, start_response)
-        return app(environ, start_response)
-
-    return guarded
 
 
 BASE_KEY = "flasker_console.base"
@@ -90,7 +70,7 @@ class StandaloneConsole:
         if self.hub is not None:
             self._guarded = self.hub.host_guard(self._dispatch)
         else:
-            self._guarded = loopback_only(self._dispatch)
+            self._guarded = guard_hosts(self._dispatch)  # loopback names only (_hosts.py)
 
     # -- WSGI ------------------------------------------------------------------------------
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -33,16 +33,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from werkzeug.exceptions import BadRequest
-
-from ._hosts import LOOPBACK_NAMES, host_name
+from ._hosts import guard_hosts
 from .access import LOGOUT_KEY, OPERATOR_KEY
 from .exceptions import ConsoleSetupError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIApplication
     from flask import Flask
 
     from flasker.project import Project
@@ -149,21 +147,7 @@ class Hub:
 
     def host_guard(self, app: WSGIApplication) -> WSGIApplication:
         """Answer only to loopback names and the site's configured names (when any)."""
-        from werkzeug.sansio.utils import host_is_trusted
-
-        trusted = self.trusted_names()
-
-        def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-            host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-            if host_name(host) not in LOOPBACK_NAMES and not (
-                trusted and host_is_trusted(host, trusted)
-            ):
-                allowed = ", ".join(["127.0.0.1", "localhost", "[::1]", *trusted])
-                refused = BadRequest(f"this console answers only to {allowed}, not {host!r}")
-                return refused(environ, start_response)
-            return app(environ, start_response)
-
-        return guarded
+        return guard_hosts(app, self.trusted_names())
 
     # -- serving -----------------------------------------------------------------------------
     def check_serving(self, host: str, port: int) -> None:

@@ -33,14 +33,9 @@ class ServeInfo:
     @property
     def is_loopback(self) -> bool:
         """Only this machine can connect (127.0.0.0/8, ::1, localhost)."""
-        import ipaddress
+        from ._net import is_loopback_address
 
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_address(self.host)
 
 
 class Manager:
