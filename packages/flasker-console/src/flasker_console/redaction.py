@@ -2,25 +2,24 @@
 
 Viewers read the editor, but a cfg may hold a literal `SECRET_KEY`, a client secret or a
 password inside a database URL. Their values are masked for anyone who may not change the cfg
-(`${ENV_VAR}` references are shown: they name a variable, not a secret).
+(`${ENV_VAR}` references are shown: they name a variable, not a secret). Which key names
+hold secrets, and the mask, are flasker's own (`flasker.introspect`), as `flasker config show`
+masks them.
 """
 
 from __future__ import annotations
 
 import re
 
-from flasker.introspect import mask_url
+from flasker.introspect import MASK, SECRET_KEY_PATTERN, mask_url
 
-MASK = "********"
-#: Key names whose values are secrets.
-SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|CREDENTIAL|API_KEY", re.I)
 #: A value that only refers to environment variables (`${VAR}`, `${VAR:-default}` excepted).
 ENV_ONLY = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}\s*)+$")
 
 
 def redact(key: str, value: str) -> str:
     """The value as a viewer sees it."""
-    if SECRET_NAME.search(key) and value.strip() and not ENV_ONLY.match(value.strip()):
+    if SECRET_KEY_PATTERN.search(key) and value.strip() and not ENV_ONLY.match(value.strip()):
         return MASK
     return mask_url(value) if "@" in value else value
 

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from .config import Config
     from .project import Project
 
-#: Key names whose values are masked by default.
+#: Key names whose values are secrets: masked by `flasker config show` and, for viewers, by
+#: the console (flasker_console.redaction). The one list of them.
 SECRET_KEY_PATTERN = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|CREDENTIAL", re.I)
 #: Keys holding URLs whose password part is masked.
 URL_KEYS = {"DB_URL", "broker_url", "result_backend", "CACHE_REDIS_URL", "redis_url"}
