@@ -75,8 +75,8 @@ RETRY_START = 0.5
 RETRY_STEP = 1.0
 RETRY_MAX = 5.0
 #: Seconds before connecting again after the connection was lost while listening (kombu's
-#: retries take over from there), and after an error kombu does not retry, such as refused
-#: credentials, which a person has to fix (then one attempt every `RETRY_MAX` seconds).
+#: retries take over from there). After an error kombu does not retry, such as refused
+#: credentials, which a person has to fix, the listener waits `RETRY_MAX` seconds instead.
 PAUSE_AFTER_LOSS = 0.5
 #: A worker whose last heartbeat is older than this counts as offline (Celery's own expiry).
 HEARTBEAT_EXPIRY = 60.0
