@@ -140,8 +140,17 @@ def test_core_sections() -> None:
         "CACHE",
         "LOGGING",
     ]
-    assert schema.lookup("PROJECT") is not None
-    assert schema.lookup("project") is None
+    declared, validate = schema.lookup("PROJECT") or (None, None)
+    assert declared is schema.PROJECT
+    # its validator, not the schema's plain one: flasker 0.1's key names are read as ours
+    problems: list[tuple[Entry, str]] = []
+    entries = [Entry("APP_STATIC_FOLDER", "assets", 3), Entry("MODULES", "app", 4)]
+    assert validate(entries, lambda entry, problem: problems.append((entry, problem))) == {
+        "STATIC_FOLDER": "assets",
+        "MODULES": ["app"],
+    }
+    assert problems == []
+    assert schema.lookup("project") is None  # section names are case-sensitive
 
 
 def test_defaults_leave_out_keys_without_one() -> None:
