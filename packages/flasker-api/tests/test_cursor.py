@@ -159,3 +159,11 @@ def test_the_api_refuses_a_cursor_signed_with_another_key(api):
     body = base64_encode(orjson.dumps(["", ["Felix"]]))
     forged = cursor._signer(b"guessed", "cats").sign(body).decode()
     refused(api, "/cats/", forged)
+
+
+def test_without_a_secret_key_the_api_signs_with_the_random_process_key(api):
+    assert not api.app.config.get("SECRET_KEY")
+    text = next_cursor(api, "/cats/?limit=2")
+    assert cursor._signer(PROCESS_KEY, "cats").validate(text)
+    path_key = f"flasker-api:{api.project.config.path}".encode()
+    assert not cursor._signer(path_key, "cats").validate(text)
