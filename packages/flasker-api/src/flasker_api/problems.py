@@ -16,16 +16,23 @@ body (`/address`, `/cats/1`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Response
-
-from flasker.json import dumps
+from flasker.problems import PROBLEM_MIMETYPE, problem_body, problem_response, status_phrase
 
 from .exceptions import APIError
 
-PROBLEM_MIMETYPE = "application/problem+json"
+if TYPE_CHECKING:
+    from flask import Response
+
+__all__ = [
+    "PROBLEM_MIMETYPE",
+    "ApiProblem",
+    "ProblemCollector",
+    "bad_field",
+    "bad_parameter",
+    "http_problem",
+]
 
 
 class ApiProblem(APIError):
@@ -44,25 +51,16 @@ class ApiProblem(APIError):
         self.status = status
         self.detail = detail
         self.errors = [dict(e) for e in errors]
-        self.title = title or _phrase(status)
+        self.title = title or status_phrase(status)
         self.headers = dict(headers or {})
 
     def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": "about:blank",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+        return problem_body(self.status, self.detail, self.errors, title=self.title)
 
     def response(self) -> Response:
-        response = Response(dumps(self.to_dict()), self.status, mimetype=PROBLEM_MIMETYPE)
-        for name, value in self.headers.items():
-            response.headers[name] = value
-        return response
+        return problem_response(
+            self.status, self.detail, self.errors, title=self.title, headers=self.headers
+        )
 
 
 def bad_parameter(parameter: str, message: str, status: int = 400) -> ApiProblem:
@@ -106,12 +104,5 @@ class ProblemCollector:
 def http_problem(status: int, description: str | None, headers: Mapping[str, str] = {}) -> Response:
     """A problem response for one of werkzeug's HTTP exceptions (404, 405, 415...)."""
     kept = {k: v for k, v in headers.items() if k.lower() in ("allow", "retry-after")}
-    detail = description or _phrase(status)
+    detail = description or status_phrase(status)
     return ApiProblem(status, detail, headers=kept).response()
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"

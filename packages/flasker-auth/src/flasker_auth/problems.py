@@ -1,19 +1,24 @@
-"""Refusals as `application/problem+json` (RFC 9457), for API clients of the guard."""
+"""Refusals as `application/problem+json` (RFC 9457), for API clients of the guard.
+
+The document and its media type are flasker's (`flasker.problems`, shared with flasker-api);
+a refusal here is never cached.
+"""
 
 from __future__ import annotations
 
-from flask import Response
+from typing import TYPE_CHECKING
 
-from flasker.json import dumps
+from flasker.problems import PROBLEM_MIMETYPE
+from flasker.problems import problem_response as _problem_response
 
-PROBLEM_MIMETYPE = "application/problem+json"
+if TYPE_CHECKING:
+    from flask import Response
+
+__all__ = ["PROBLEM_MIMETYPE", "problem_response"]
 
 
 def problem_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     """A problem document with `status` and `detail`, never cached."""
-    title = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Error")
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    response = Response(dumps(body), status, mimetype=PROBLEM_MIMETYPE)
-    response.headers.update(headers or {})
+    response = _problem_response(status, detail, headers=headers)
     response.headers["Cache-Control"] = "no-store"
     return response
