@@ -9,6 +9,8 @@ from typing import Any
 from flask import current_app, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from flasker.db import error_line
+
 from . import activity
 from ._site import EXTENSION
 from .access import current_operator
@@ -24,7 +26,7 @@ def activity_page() -> Any:
     try:
         listing = activity.page(project, number)
     except SQLAlchemyError as error:
-        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        detail = error_line(error)
         problem = f"the database did not answer: {detail}"
         listing = activity.ActivityPage([], max(1, number), False, 0)
     masked = not current_operator().is_admin

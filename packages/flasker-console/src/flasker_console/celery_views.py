@@ -16,6 +16,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_htmx import make_response
 
 from flasker import introspect
+from flasker.db import error_line
 
 from . import activity
 from . import tasks as store
@@ -54,7 +55,7 @@ def _task_list(project: Any) -> store.TaskList:
     try:
         return store.recent(project, _manager().check_timeout)
     except SQLAlchemyError as error:
-        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        detail = error_line(error)
         return store.TaskList([], f"the database did not answer: {detail}")
 
 

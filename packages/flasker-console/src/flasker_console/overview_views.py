@@ -93,6 +93,7 @@ def _chart_context(database_problem: str | None = None) -> dict[str, Any]:
 
 
 def _describe_database_error(error: BaseException) -> str:
+    from flasker.db import error_line
     from flasker.health import CheckTimeout
     from flasker.introspect import mask_url
 
@@ -101,10 +102,9 @@ def _describe_database_error(error: BaseException) -> str:
     url = mask_url(project.config.db_url)
     if isinstance(error, CheckTimeout):
         return f"{url}: {error}"
-    original = getattr(error, "orig", None) or error
-    first = (str(original).strip().splitlines() or [""])[0]
-    kind = type(original).__name__
-    return f"{url}: {kind}: {first}" if first else f"{url}: {kind}"
+    kind = type(getattr(error, "orig", None) or error).__name__
+    line = error_line(error)  # the driver's first line, or the kind when it says nothing
+    return f"{url}: {kind}" if line == kind else f"{url}: {kind}: {line}"
 
 
 def status() -> Any:
