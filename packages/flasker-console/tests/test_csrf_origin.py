@@ -156,3 +156,21 @@ def test_the_examples_forms_and_the_api_refuse_another_site(
     )
     assert houses.state() == before
     assert admin.get("/console/").status_code == 200  # still signed in
+
+
+def test_over_https_a_post_also_needs_a_referrer_on_this_host(houses: Any, admin: Any) -> None:
+    """Flask-WTF's WTF_CSRF_SSL_STRICT: over HTTPS, a valid token with no Referer, or one from
+    another host, is a 400 that says so; from the console's own page it is answered."""
+    path, fields = houses.console_forms(admin)["config_validate"]
+    https = {"base_url": "https://localhost", "headers": {"Origin": "https://localhost"}}
+    before = houses.state()
+    missing = admin.post(path, data=fields, **https)
+    assert missing.status_code == 400, missing.text[:300]
+    assert "referrer header is missing: reload the page" in missing.text
+    https["headers"] = {**https["headers"], "Referer": "https://elsewhere.example/console/"}
+    elsewhere = admin.post(path, data=fields, **https)
+    assert elsewhere.status_code == 400, elsewhere.text[:300]
+    assert "referrer does not match the host: reload the page" in elsewhere.text
+    assert houses.state() == before
+    https["headers"] = {**https["headers"], "Referer": "https://localhost/console/config"}
+    assert admin.post(path, data=fields, **https).status_code == 200

@@ -4,10 +4,10 @@
   no provider configured, explains how to sign in during development).
 - `GET  /auth/callback`: verifies the provider's answer (oidc.py), applies the allow-list,
   stores the user, rotates the session (cleared, then `login_user`) and goes to `next`.
-- `POST /auth/logout`: CSRF-checked (Flask-WTF's token, as a form field or `X-CSRFToken`),
-  clears the session and moves the user's session generation on, so every cookie issued to
-  them before (a copy included) stops working. `GET` shows a confirmation form, so a link or
-  a prefetch never signs out.
+- `POST /auth/logout`: CSRF-checked (Flask-WTF's `CSRFProtect`, for this blueprint only: the
+  token as a form field or `X-CSRFToken`), clears the session and moves the user's session
+  generation on, so every cookie issued to them before (a copy included) stops working. `GET`
+  shows a confirmation form, so a link or a prefetch never signs out.
 - `GET  /auth/dev/<secret>`: the one-time development link (devlink.py).
 
 Every failure renders a page with a 400/403/404/502 status and a sentence saying what to do;
@@ -20,8 +20,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user  # type: ignore[import-untyped]  # flask-login ships no type information
+from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from flasker._net import is_loopback_address
 
@@ -42,6 +43,16 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NEXT_KEY = "flasker_auth_next"
+#: Flask-WTF's CSRF check, called for this blueprint's requests only: `init_app` is not called,
+#: since it would check every route of the app (the app's own forms, the API's token requests).
+csrf = CSRFProtect()
+#: What `CSRFProtect.init_app` would set and `protect()` reads (an app's own values win).
+CSRF_DEFAULTS: dict[str, Any] = {
+    "WTF_CSRF_METHODS": {"POST", "PUT", "PATCH", "DELETE"},
+    "WTF_CSRF_FIELD_NAME": "csrf_token",
+    "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+    "WTF_CSRF_SSL_STRICT": True,
+}
 
 
 def page(
@@ -86,6 +97,24 @@ def make_blueprint(manager: AuthSite) -> Blueprint:
         url_prefix=manager.url_prefix or None,
         template_folder="templates",
     )
+
+    @blueprint.before_request
+    def check_csrf() -> None:
+        """Unsafe requests (sign-out) carry Flask-WTF's token; CSRFError (400) otherwise."""
+        for key, value in CSRF_DEFAULTS.items():
+            current_app.config.setdefault(key, value)
+        csrf.protect()
+
+    @blueprint.errorhandler(CSRFError)
+    def csrf_refused(error: CSRFError) -> Any:
+        logger.info("sign-out refused: %s", error.description)
+        return page(
+            manager,
+            "Sign-out not confirmed",
+            "The sign-out form expired or did not come from this site.",
+            link={"url": url_for(f"{manager.blueprint_name}.logout"), "text": "Try again"},
+            status=400,
+        )
 
     @blueprint.get("/login")
     def login() -> Any:
@@ -177,19 +206,7 @@ def make_blueprint(manager: AuthSite) -> Blueprint:
                 f"You are signed in as {current_user.email}.",
                 sign_out="Sign out",
             )
-        from flask_wtf.csrf import CSRFError, ValidationError, validate_csrf
-
-        token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
-        try:
-            validate_csrf(token)
-        except (ValidationError, CSRFError):
-            return page(
-                manager,
-                "Sign-out not confirmed",
-                "The sign-out form expired or did not come from this site.",
-                link={"url": url_for(f"{manager.blueprint_name}.logout"), "text": "Try again"},
-                status=400,
-            )
+        # the blueprint's check_csrf has checked the token
         user = current_user._get_current_object() if current_user.is_authenticated else None
         if isinstance(user, manager.models.User):
             user.end_sessions()  # this cookie, and any copy of it, is now worthless

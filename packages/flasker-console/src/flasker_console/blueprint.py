@@ -2,8 +2,11 @@
 requests, the htmx helper and the error page.
 
 Unsafe requests need a CSRF token (the form's hidden field, or the `X-CSRFToken` header that
-`<body hx-headers>` adds to every htmx request). The mounted console (views.py) and the
-standalone console's root (standalone.py) build their blueprints here.
+`<body hx-headers>` adds to every htmx request), checked by Flask-WTF's `CSRFProtect` (over
+HTTPS its `WTF_CSRF_SSL_STRICT` also wants a Referer from this host). It runs for the console's
+blueprint only, not app-wide: the app's own routes, and the API's bearer-token requests, are
+left as they were. The mounted console (views.py) and the standalone console's root
+(standalone.py) build their blueprints here.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 from flask_htmx import HTMX
+from flask_wtf.csrf import CSRFError as TokenRefused
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from flasker.exceptions import FlaskerError
@@ -26,6 +31,16 @@ logger = logging.getLogger(__name__)
 BLUEPRINT_NAME = "flasker_console"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 htmx = HTMX()
+#: Flask-WTF's check, called by the console's blueprint for its own requests (`init_app` is
+#: not called: it would check every route of the app).
+csrf = CSRFProtect()
+#: What `CSRFProtect.init_app` would set; `protect()` reads them (an app's own values win).
+CSRF_DEFAULTS: dict[str, Any] = {
+    "WTF_CSRF_METHODS": {"POST", "PUT", "PATCH", "DELETE"},
+    "WTF_CSRF_FIELD_NAME": "csrf_token",
+    "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+    "WTF_CSRF_SSL_STRICT": True,
+}
 
 
 def console_blueprint(
@@ -48,7 +63,7 @@ def console_blueprint(
 
 # -- request guards ---------------------------------------------------------------------------
 def _protect() -> None:
-    """CSRF for every unsafe request (Flask-WTF's token, checked here, not app-wide)."""
+    """CSRF for every unsafe request of the console (Flask-WTF's `CSRFProtect.protect`)."""
     if request.method in SAFE_METHODS:
         return
     if not current_app.secret_key:
@@ -56,27 +71,13 @@ def _protect() -> None:
             f"changes from the console need [APP] SECRET_KEY in {console_cfg_path()}: it signs the "
             "CSRF tokens that protect them (write SECRET_KEY = ${SECRET_KEY} and set it)"
         )
-    from flask_wtf.csrf import ValidationError, validate_csrf
-
-    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+    for key, value in CSRF_DEFAULTS.items():
+        current_app.config.setdefault(key, value)
     try:
-        validate_csrf(token)
-    except ValidationError as error:
-        raise CSRFError(
-            f"{error.args[0] if error.args else 'CSRF check failed'}: reload the page and try again"
-        ) from None
-    if request.is_secure and not _same_origin():
-        raise CSRFError("the request did not come from this site's console page")
-
-
-def _same_origin() -> bool:
-    from urllib.parse import urlsplit
-
-    source = request.headers.get("Origin") or request.referrer
-    if not source:
-        return False
-    parts = urlsplit(source)
-    return parts.scheme == request.scheme and parts.netloc == request.host
+        csrf.protect()
+    except TokenRefused as error:
+        reason = str(error.description or "CSRF check failed").rstrip(".")
+        raise CSRFError(f"{reason}: reload the page and try again") from None
 
 
 def error_response(error: Exception, page: str) -> Any:
