@@ -20,11 +20,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user  # type: ignore[import-untyped]  # flask-login ships no type information
-from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from flasker._net import is_loopback_address
+from flasker.csrf import CSRFError, check_csrf
 
 from ._site import SESSION_VERSION_KEY
 from .devlink import DEV_NAME, consume_link
@@ -43,16 +43,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 NEXT_KEY = "flasker_auth_next"
-#: Flask-WTF's CSRF check, called for this blueprint's requests only: `init_app` is not called,
-#: since it would check every route of the app (the app's own forms, the API's token requests).
-csrf = CSRFProtect()
-#: What `CSRFProtect.init_app` would set and `protect()` reads (an app's own values win).
-CSRF_DEFAULTS: dict[str, Any] = {
-    "WTF_CSRF_METHODS": {"POST", "PUT", "PATCH", "DELETE"},
-    "WTF_CSRF_FIELD_NAME": "csrf_token",
-    "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
-    "WTF_CSRF_SSL_STRICT": True,
-}
 
 
 def page(
@@ -98,12 +88,8 @@ def make_blueprint(manager: AuthSite) -> Blueprint:
         template_folder="templates",
     )
 
-    @blueprint.before_request
-    def check_csrf() -> None:
-        """Unsafe requests (sign-out) carry Flask-WTF's token; CSRFError (400) otherwise."""
-        for key, value in CSRF_DEFAULTS.items():
-            current_app.config.setdefault(key, value)
-        csrf.protect()
+    # unsafe requests (sign-out) carry Flask-WTF's token; CSRFError (400) otherwise
+    blueprint.before_request(check_csrf)
 
     @blueprint.errorhandler(CSRFError)
     def csrf_refused(error: CSRFError) -> Any:

@@ -3,9 +3,8 @@ requests, the htmx helper and the error page.
 
 Unsafe requests need a CSRF token (the form's hidden field, or the `X-CSRFToken` header that
 `<body hx-headers>` adds to every htmx request), checked by Flask-WTF's `CSRFProtect` (over
-HTTPS its `WTF_CSRF_SSL_STRICT` also wants a Referer from this host). It runs for the console's
-blueprint only, not app-wide: the app's own routes, and the API's bearer-token requests, are
-left as they were. The mounted console (views.py) and the standalone console's root
+HTTPS its `WTF_CSRF_SSL_STRICT` also wants a Referer from this host), for the console's
+blueprint only (`flasker.csrf`). The mounted console (views.py) and the standalone console's root
 (standalone.py) build their blueprints here.
 """
 
@@ -17,10 +16,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 from flask_htmx import HTMX
-from flask_wtf.csrf import CSRFError as TokenRefused
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from flasker.csrf import CSRFError as TokenRefused
+from flasker.csrf import check_csrf
 from flasker.exceptions import FlaskerError
 
 from ._site import EXTENSION, console_cfg_path
@@ -31,16 +30,6 @@ logger = logging.getLogger(__name__)
 BLUEPRINT_NAME = "flasker_console"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 htmx = HTMX()
-#: Flask-WTF's check, called by the console's blueprint for its own requests (`init_app` is
-#: not called: it would check every route of the app).
-csrf = CSRFProtect()
-#: What `CSRFProtect.init_app` would set; `protect()` reads them (an app's own values win).
-CSRF_DEFAULTS: dict[str, Any] = {
-    "WTF_CSRF_METHODS": {"POST", "PUT", "PATCH", "DELETE"},
-    "WTF_CSRF_FIELD_NAME": "csrf_token",
-    "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
-    "WTF_CSRF_SSL_STRICT": True,
-}
 
 
 def console_blueprint(
@@ -71,10 +60,8 @@ def _protect() -> None:
             f"changes from the console need [APP] SECRET_KEY in {console_cfg_path()}: it signs the "
             "CSRF tokens that protect them (write SECRET_KEY = ${SECRET_KEY} and set it)"
         )
-    for key, value in CSRF_DEFAULTS.items():
-        current_app.config.setdefault(key, value)
     try:
-        csrf.protect()
+        check_csrf()
     except TokenRefused as error:
         reason = str(error.description or "CSRF check failed").rstrip(".")
         raise CSRFError(f"{reason}: reload the page and try again") from None
