@@ -33,6 +33,13 @@ class Code(sa.types.TypeDecorator[str]):
         return Colour
 
 
+class Wait(sa.types.TypeDecorator[datetime.timedelta]):
+    """A type decorating Interval: a duration too."""
+
+    impl = sa.Interval
+    cache_ok = True
+
+
 @pytest.mark.parametrize(
     ("sql_type", "described"),
     [
@@ -56,10 +63,17 @@ class Code(sa.types.TypeDecorator[str]):
         (sa.Enum(Level), ("integer", None, None, (1,), None, Level)),
         (sa.Enum("a", "b", name="ab"), ("string", None, None, ("a", "b"), 1, str)),
         (Code(), ("string", None, None, None, 10, Colour)),
+        # Interval is a TypeDecorator over DateTime, but its values are timedeltas (seconds)
+        (sa.Interval(), ("number", "duration", None, None, None, datetime.timedelta)),
+        (postgresql.INTERVAL(), ("number", "duration", None, None, None, datetime.timedelta)),
     ],
 )
 def test_sql_types(sql_type, described):
     assert describe_type(sql_type) == described
+
+
+def test_a_type_decorating_interval_is_a_duration():
+    assert describe_type(Wait())[:2] == ("number", "duration")
 
 
 @pytest.mark.parametrize(

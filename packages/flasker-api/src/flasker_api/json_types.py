@@ -42,6 +42,11 @@ def describe_type(
     type_: Any,
 ) -> tuple[str, str | None, str | None, tuple[Any, ...] | None, int | None, type | None]:
     """(json_type, format, items_type, enum values, max length, python type) of a SQL type."""
+    if isinstance(type_, sa.Interval):
+        # before the TypeDecorator unwrap: Interval decorates DateTime (its impl where the
+        # database has no interval type) yet holds a timedelta, which flasker.json writes as
+        # seconds and _coerce reads back from a number
+        return "number", "duration", None, None, None, datetime.timedelta
     if isinstance(type_, sa.types.TypeDecorator):
         inner = describe_type(type_.impl_instance)
         try:
@@ -70,8 +75,6 @@ def describe_type(
         return "string", "date", None, None, None, datetime.date
     if isinstance(type_, sa.Time):
         return "string", "time", None, None, None, datetime.time
-    if isinstance(type_, sa.Interval):
-        return "number", "duration", None, None, None, datetime.timedelta
     if isinstance(type_, sa.Uuid):
         return "string", "uuid", None, None, None, uuid.UUID if type_.as_uuid else str
     if isinstance(type_, sa.ARRAY):
