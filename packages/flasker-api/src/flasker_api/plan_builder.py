@@ -2,9 +2,10 @@
 the include tree reads, the statement of each included relation, and one compiled function per
 node that writes a row as the response's dict.
 
-The functions are written like serialize.py's: `n0(r, seen, add, M)` is a dict display of row
-positions, nested entities looked up in `M` (the relation's rows by the parent's join key); each
-entity is written in full once per response, a repeat is its key. A plain Python property reads
+The functions are written with serialize.py's `function_source` and `relation_entry`, as its
+serializers are: `n0(r, seen, add, M)` is a dict display of row positions, nested entities
+looked up in `M` (the relation's rows by the parent's join key); each entity is written in full
+once per response, a repeat is its key. A plain Python property reads
 a light entity (light.py), with the relations it declares in `loads=` set on it.
 """
 
@@ -20,7 +21,7 @@ from .light import light_class, light_columns, supports_light
 from .model_info import ModelInfo
 from .read_plan import Edge, Node, Plan
 from .selection import IncludeTree, Lookup, Selection
-from .serialize import _b64, _get, shown_attributes
+from .serialize import _b64, _get, function_source, relation_entry, shown_attributes
 from .statements import column, simple_join_pairs
 
 #: The relations a property reads (`loads=["cats", "cats.toys"]` → {"cats": {"toys": {}}}).
@@ -215,12 +216,10 @@ class PlanBuilder:
             else:
                 key = "(" + ", ".join(f"r[{i}]" for i in edge.parent_key) + ")"
             found = f"M[{edge.index}].get({key})"
-            if edge.uselist and not edge.by_key:
-                parts.append(f"{edge.name!r}: [{nested} for x in ({found} or ())]")
-            else:
-                parts.append(f"{edge.name!r}: (None if (x := {found}) is None else {nested})")
-        body = ",\n        ".join(parts)
-        self.sources.append(f"def {name}(r, seen, add, M):\n    return {{\n        {body}\n    }}")
+            many = edge.uselist and not edge.by_key
+            value = f"({found} or ())" if many else found
+            parts.append(relation_entry(edge.name, value, nested, many=many))
+        self.sources.append(function_source(name, "r, seen, add, M", parts))
         return name
 
 

@@ -163,13 +163,25 @@ class _Compiler:
             ref = _key_expression(target, "x")
             nested = f"({ref} if id(x) in seen else (add(id(x)) or {child}(x, seen, add, X)))"
             value = _get("o", relation_name)
-            if relation.uselist:
-                parts.append(f"{relation_name!r}: [{nested} for x in {value}]")
-            else:
-                parts.append(f"{relation_name!r}: (None if (x := {value}) is None else {nested})")
-        body = ",\n        ".join(parts)
-        self.sources.append(f"def {name}(o, seen, add, X):\n    return {{\n        {body}\n    }}")
+            parts.append(relation_entry(relation_name, value, nested, many=relation.uselist))
+        self.sources.append(function_source(name, "o, seen, add, X", parts))
         return name
+
+
+def relation_entry(name: str, value: str, nested: str, *, many: bool) -> str:
+    """The source of a relation's entry in a compiled serializer's dict display: `nested`
+    (which writes the entity bound to `x`) for each item of `value`, or for `value` itself,
+    None when unset. plan_builder.py writes its row functions with it too."""
+    if many:
+        return f"{name!r}: [{nested} for x in {value}]"
+    return f"{name!r}: (None if (x := {value}) is None else {nested})"
+
+
+def function_source(name: str, parameters: str, entries: list[str]) -> str:
+    """The source of a compiled serializer: `def name(parameters)` returning a dict display of
+    `entries` (`'key': expression`)."""
+    body = ",\n        ".join(entries)
+    return f"def {name}({parameters}):\n    return {{\n        {body}\n    }}"
 
 
 def _get(variable: str, attribute: str) -> str:
