@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from .openapi_parameters import QueryParameters
 
 
+def heading(tag: str, operation_id: str, summary: str) -> dict[str, Any]:
+    """How every operation begins: the tag it is listed under (its collection, or the index),
+    its id (links name their target by it) and its summary."""
+    return {"tags": [tag], "operationId": operation_id, "summary": summary}
+
+
 class Operations:
     """Writes the operation objects of one document."""
 
@@ -30,9 +36,7 @@ class Operations:
 
     def index_operation(self) -> dict[str, Any]:
         return {
-            "tags": ["index"],
-            "operationId": "index",
-            "summary": "Every collection and endpoint of the API",
+            **heading("index", "index", "Every collection and endpoint of the API"),
             "responses": {
                 "200": {
                     "description": "The index.",
@@ -54,9 +58,7 @@ class Operations:
     ) -> dict[str, Any]:
         name = self.context.names[info.collection]
         return {
-            "tags": [tag or info.collection],
-            "operationId": operation_id,
-            "summary": summary,
+            **heading(tag or info.collection, operation_id, summary),
             "parameters": [
                 *extra,
                 *self.parameters.filter_parameters(info),
@@ -94,9 +96,7 @@ class Operations:
     ) -> dict[str, Any]:
         name = self.context.names[info.collection]
         return {
-            "tags": [tag or info.collection],
-            "operationId": operation_id,
-            "summary": summary,
+            **heading(tag or info.collection, operation_id, summary),
             "parameters": [*parameters, ref("parameters", "IfNoneMatch")],
             "responses": {
                 "200": self.entity_response(name, f"The {info.name}."),

@@ -16,6 +16,7 @@ from ._jsonschema import JSON_MEDIA_TYPE, component_name, path_safe, ref, replac
 from .body_rules import json_pointer
 from .endpoint_table import key_segment, model_endpoints
 from .openapi_components import error_responses
+from .openapi_operations import heading
 
 if TYPE_CHECKING:
     from .model_info import ModelInfo, RelationInfo
@@ -102,9 +103,7 @@ class ModelPaths:
             )
         if "POST" in methods:
             operations["post"] = {
-                "tags": [info.collection],
-                "operationId": f"{info.collection}_create",
-                "summary": f"Create a {info.name}",
+                **heading(info.collection, f"{info.collection}_create", f"Create a {info.name}"),
                 "parameters": self.parameters.item_query_parameters(info),
                 "requestBody": self.operations.request_body(f"{name}Create"),
                 "responses": {
@@ -136,9 +135,11 @@ class ModelPaths:
         for method, mode, verb in (("PUT", "Replace", "Replace"), ("PATCH", "Update", "Update")):
             if method in methods:
                 operations[method.lower()] = {
-                    "tags": [info.collection],
-                    "operationId": f"{info.collection}_{mode.lower()}",
-                    "summary": f"{verb} a {info.name}",
+                    **heading(
+                        info.collection,
+                        f"{info.collection}_{mode.lower()}",
+                        f"{verb} a {info.name}",
+                    ),
                     "parameters": [
                         *key_parameters,
                         *self.parameters.item_query_parameters(info),
@@ -152,9 +153,7 @@ class ModelPaths:
                 }
         if "DELETE" in methods:
             operations["delete"] = {
-                "tags": [info.collection],
-                "operationId": f"{info.collection}_delete",
-                "summary": f"Delete a {info.name}",
+                **heading(info.collection, f"{info.collection}_delete", f"Delete a {info.name}"),
                 "parameters": [*key_parameters, ref("parameters", "IfMatch")],
                 "responses": {
                     "204": {"description": "Deleted."},
@@ -185,9 +184,11 @@ class ModelPaths:
             )
         elif "GET" in methods:
             operations["get"] = {
-                "tags": [info.collection],
-                "operationId": f"{operation_base}_get",
-                "summary": f"Read the {relation.name} of a {info.name}",
+                **heading(
+                    info.collection,
+                    f"{operation_base}_get",
+                    f"Read the {relation.name} of a {info.name}",
+                ),
                 "parameters": [
                     *key_parameters,
                     *self.parameters.item_query_parameters(target),
@@ -210,9 +211,11 @@ class ModelPaths:
         if "PUT" in methods:
             in_key = [n for n in relation.local_fields if n in info.primary_key]
             operations["put"] = {
-                "tags": [info.collection],
-                "operationId": f"{operation_base}_replace",
-                "summary": f"Replace the {relation.name} of a {info.name}",
+                **heading(
+                    info.collection,
+                    f"{operation_base}_replace",
+                    f"Replace the {relation.name} of a {info.name}",
+                ),
                 **(
                     {
                         "description": f"{relation.name} is part of the key "
