@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
 from .cli_context import CONTEXT_SETTINGS, ScriptInfo, pass_info
@@ -53,10 +55,7 @@ def db_revision_command(info: ScriptInfo, message: str, autogenerate: bool) -> N
 @pass_info
 def db_upgrade_command(info: ScriptInfo, target: str) -> None:
     """Upgrade the database to TARGET (default: the latest revision)."""
-    from . import migrations
-
-    migrations.upgrade(info.load_project(), target)
-    click.echo(f"database at {', '.join(migrations.current_heads(info.load_project())) or 'base'}")
+    _migrate(info, "upgrade", target)
 
 
 @db_group.command("downgrade", short_help="Revert migrations.")
@@ -64,10 +63,17 @@ def db_upgrade_command(info: ScriptInfo, target: str) -> None:
 @pass_info
 def db_downgrade_command(info: ScriptInfo, target: str) -> None:
     """Downgrade the database to TARGET (default: one revision back)."""
+    _migrate(info, "downgrade", target)
+
+
+def _migrate(info: ScriptInfo, direction: Literal["upgrade", "downgrade"], target: str) -> None:
+    """Move the database to TARGET, then say which revision it is at (`base`: none)."""
     from . import migrations
 
-    migrations.downgrade(info.load_project(), target)
-    click.echo(f"database at {', '.join(migrations.current_heads(info.load_project())) or 'base'}")
+    project = info.load_project()
+    move = migrations.upgrade if direction == "upgrade" else migrations.downgrade
+    move(project, target)
+    click.echo(f"database at {', '.join(migrations.current_heads(project)) or 'base'}")
 
 
 @db_group.command("current", short_help="Show the database's revision.")
