@@ -23,6 +23,12 @@ from flasker_console.task_table import (
 ConsoleSite = Any
 
 
+@pytest.fixture(autouse=True)
+def forgotten_after_the_module(make_console: Callable[..., ConsoleSite]) -> None:
+    """Every test maps the model inside `make_console`'s restored process state: a model
+    mapped before it would outlive this module and break the next module's mapping."""
+
+
 @pytest.fixture
 def quiet(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
     return make_console(arguments="events=False")
