@@ -70,6 +70,8 @@ FIELDS = build_model_info(Parcel).fields
         ("price", "12.50", decimal.Decimal("12.50")),
         ("fragile", "yes", True),
         ("fragile", "OFF", False),
+        ("fragile", "t", True),  # PostgreSQL's spellings, beyond the cfg's words
+        ("fragile", " F ", False),
         ("sent", "2024-03-01T09:30:00+02:00", datetime.datetime(2024, 3, 1, 7, 30)),
         (
             "sent_tz",

@@ -75,6 +75,13 @@ def test_bool_refuses_other_words(word: str) -> None:
         convert(word, "bool")
 
 
+def test_boolean_word_leaves_the_refusal_to_its_caller() -> None:
+    assert _values.boolean_word(" Yes ") is True
+    assert _values.boolean_word("t") is None
+    assert _values.boolean_word("T", frozenset({"t"}), frozenset({"f"})) is True
+    assert _values.boolean_word("f", frozenset({"t"}), frozenset({"f"})) is False
+
+
 @pytest.mark.parametrize(
     ("text", "expected"), [("42", 42), (" -7 ", -7), ("1_000", 1000), ("+3", 3)]
 )

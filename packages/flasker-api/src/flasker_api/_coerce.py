@@ -18,10 +18,13 @@ import re
 import uuid
 from typing import Any
 
+from flasker import _values
+
 from .model_info import FieldInfo
 
-TRUE = frozenset({"true", "t", "yes", "1", "on"})
-FALSE = frozenset({"false", "f", "no", "0", "off"})
+#: Booleans in a query string: the cfg's words, and PostgreSQL's t and f.
+TRUE = _values.TRUE_WORDS | {"t"}
+FALSE = _values.FALSE_WORDS | {"f"}
 
 
 class Invalid(ValueError):
@@ -40,12 +43,10 @@ def from_text(field: FieldInfo, text: str) -> Any:
             return datetime.timedelta(seconds=_number(text))
         return _number(text)
     if kind == "boolean":
-        word = text.strip().lower()
-        if word in TRUE:
-            return True
-        if word in FALSE:
-            return False
-        raise Invalid(f"expected true or false, got {text!r}")
+        value = _values.boolean_word(text, TRUE, FALSE)
+        if value is None:
+            raise Invalid(f"expected true or false, got {text!r}")
+        return value
     if kind == "string":
         return _string(field, text, check_length=False)
     raise Invalid(f"cannot compare a {kind} field in a query")

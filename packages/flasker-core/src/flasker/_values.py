@@ -60,13 +60,25 @@ def interpolate(
     return _REFERENCE.sub(replace, raw)
 
 
-def to_bool(text: str) -> bool:
+def boolean_word(
+    text: str, true_words: frozenset[str] = TRUE_WORDS, false_words: frozenset[str] = FALSE_WORDS
+) -> bool | None:
+    """True or False for a word of `true_words` or `false_words` (case and surrounding spaces
+    ignored), None for any other: the caller says what was wrong in its own terms. The API's
+    query strings read booleans with it too, adding PostgreSQL's t and f."""
     word = text.strip().lower()
-    if word in TRUE_WORDS:
+    if word in true_words:
         return True
-    if word in FALSE_WORDS:
+    if word in false_words:
         return False
-    raise ValueProblem(f"expected a boolean (true/false, yes/no, on/off, 1/0), got {text!r}")
+    return None
+
+
+def to_bool(text: str) -> bool:
+    value = boolean_word(text)
+    if value is None:
+        raise ValueProblem(f"expected a boolean (true/false, yes/no, on/off, 1/0), got {text!r}")
+    return value
 
 
 def to_int(text: str) -> int:
