@@ -5,8 +5,8 @@ node that writes a row as the response's dict.
 The functions are written with serialize.py's `function_source` and `relation_entry`, as its
 serializers are: `n0(r, seen, add, M)` is a dict display of row positions, nested entities
 looked up in `M` (the relation's rows by the parent's join key); each entity is written in full
-once per response, a repeat is its key. A plain Python property reads
-a light entity (light.py), with the relations it declares in `loads=` set on it.
+once per response, a repeat is its key. A plain Python property reads a light entity
+(light.py), with the relations it declares in `loads=` set on it.
 """
 
 from __future__ import annotations
