@@ -66,14 +66,41 @@ def tasks(project: Project) -> list[dict[str, Any]]:
 
 
 def _visible_parameters(function: Any) -> list[inspect.Parameter]:
+    """The parameters, their annotations evaluated when they can be.
+
+    A module with `from __future__ import annotations` keeps every annotation as a string
+    (`'str'`): evaluated, they read as in a module without it. One that does not evaluate (a
+    name imported under `TYPE_CHECKING`, a typo) leaves them all as the strings written, which
+    `_annotation_text` shows unquoted: a listing never fails on an annotation.
+    """
+    try:
+        return list(inspect.signature(function, eval_str=True).parameters.values())
+    except Exception:  # NameError, SyntaxError, TypeError...: whatever evaluating raised
+        pass
     try:
         return list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
         return []
 
 
+class _Written:
+    """An annotation's text, printed as is by `inspect.Signature` (which quotes a string)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def _signature(function: Any) -> str:
-    parameters = _visible_parameters(function)
+    """`(cat_name: str, house_id: int)`: annotations as `_annotation_text` shows them."""
+    parameters = [
+        parameter
+        if parameter.annotation is inspect.Parameter.empty
+        else parameter.replace(annotation=_Written(_annotation_text(parameter.annotation)))
+        for parameter in _visible_parameters(function)
+    ]
     try:
         return str(inspect.Signature(parameters))
     except (TypeError, ValueError):
@@ -91,7 +118,7 @@ def _parameters(function: Any) -> list[dict[str, Any]]:
                 "kind": parameter.kind.name.lower(),
                 "annotation": None
                 if parameter.annotation is inspect.Parameter.empty
-                else _annotation_name(parameter.annotation),
+                else _annotation_text(parameter.annotation),
                 "required": not has_default
                 and parameter.kind
                 not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD),
@@ -101,10 +128,15 @@ def _parameters(function: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _annotation_name(annotation: Any) -> str:
+def _annotation_text(annotation: Any) -> str:
+    """An annotation as its author wrote it: a string (one that did not evaluate) as is, a class
+    by its name (`datetime`, not `datetime.datetime`), anything else as Python prints it in a
+    signature (`list[int]`, `int | None`, `Optional[str]`)."""
     if isinstance(annotation, str):
         return annotation
-    return getattr(annotation, "__name__", None) or str(annotation)
+    if isinstance(annotation, type):  # `list[int]` is no type (Python 3.11+)
+        return annotation.__qualname__
+    return inspect.formatannotation(annotation)
 
 
 def _jsonable(value: Any) -> Any:
