@@ -143,3 +143,53 @@ def test_the_page_answers_a_bad_form_with_a_422_naming_the_field(site: ConsoleSi
     assert "<strong>422:</strong> countdown: expected 0 or more seconds" in answer.get_data(
         as_text=True
     )
+
+
+#: A task module as the bundled example's: string annotations (`from __future__ import
+#: annotations`), one naming a type defined nowhere (imported under TYPE_CHECKING, or a typo).
+ANNOTATED_SOURCE = """\
+from __future__ import annotations
+
+from flasker import current_project
+from flasker_console import ConsoleManager
+
+console = current_project.register_manager(ConsoleManager(events=False))
+celery = current_project.celery
+
+
+@celery.task(name="{module}.adopt")
+def adopt(cat_name: str, house_id: int):
+    return [cat_name, house_id]
+
+
+@celery.task(name="{module}.pet")
+def pet(cat_name: str, toy: Undefined = None):
+    return cat_name
+"""
+
+
+@pytest.fixture(scope="module")
+def annotated_site(make_console: Callable[..., ConsoleSite]) -> ConsoleSite:
+    return make_console(source=ANNOTATED_SOURCE)
+
+
+def test_string_annotations_are_shown_as_written(annotated_site: ConsoleSite) -> None:
+    module = annotated_site.project.config.modules[0]
+    page = annotated_site.page("/tasks")
+    assert f"<code>{module}.adopt(cat_name: str, house_id: int)</code>" in page
+    # an annotation that does not evaluate is shown as the string written, not a failure
+    assert f"<code>{module}.pet(cat_name: str, toy: Undefined = None)</code>" in page
+    assert "&#39;" not in page.split('id="task-1"')[1].split("</code>")[0]
+    adopt = TaskForm(task(annotated_site, "adopt"))
+    assert [(f["field"], f["annotation"], f["placeholder"]) for f in adopt.fields] == [
+        ("arg:cat_name", "str", 'str, JSON ("text", 3, true, [..], {..}) or plain text'),
+        ("arg:house_id", "int", 'int, JSON ("text", 3, true, [..], {..}) or plain text'),
+    ]
+    pet = TaskForm(task(annotated_site, "pet"))
+    assert [(f["field"], f["annotation"], f["required"]) for f in pet.fields] == [
+        ("arg:cat_name", "str", True),
+        ("arg:toy", "Undefined", False),
+    ]
+    # and the form still sends
+    form = MultiDict({"arg:cat_name": "Tom", "arg:toy": ""})
+    assert arguments_from_form(task(annotated_site, "pet"), form) == ([], {"cat_name": "Tom"})
