@@ -376,6 +376,7 @@ class HousesSite:
         census = re.search(r'data-testid="send-([\w.]+\.census)"', tasks)
         assert census, "no census task on the tasks page"
         send = self.form(tasks, f"send-{census.group(1)}")
+        limits = {**self.form(tasks, f"rate-limit-{census.group(1)}"), "rate_limit": "5/m"}
         token = editor["csrf_token"]
         task = f"/console/tasks/{uuid.UUID(int=11)}"
         worker = {"csrf_token": token, "hostname": "celery@nowhere"}
@@ -394,6 +395,7 @@ class HousesSite:
                 "/console/tasks/beat/run",
                 {"csrf_token": token, "entry": "nightly-census"},
             ),
+            "tasks_limits": ("/console/tasks/limits", limits),
             "workers_pool": ("/console/workers/pool", {**confirmed, "change": "1"}),
             "workers_consumer_add": ("/console/workers/consumers", {**worker, "queue": "q1"}),
             "workers_consumer_cancel": (

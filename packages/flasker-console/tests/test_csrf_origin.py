@@ -36,6 +36,7 @@ CONSOLE_POSTS = [
     "tasks_retry",
     "tasks_revoke",
     "tasks_beat_run",
+    "tasks_limits",
     "workers_pool",
     "workers_consumer_add",
     "workers_consumer_cancel",

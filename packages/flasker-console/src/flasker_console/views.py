@@ -1,8 +1,9 @@
 """The mounted console's blueprint: the route table of every page and its template context.
 
 One view per page renders the whole page, or only the partial an htmx request asks for; the
-pages live in their own modules (overview_views, config_views, celery_views, endpoints_page,
-activity_views, projects_views); blueprint.py has what they share (CSRF, errors, htmx).
+pages live in their own modules (overview_views, config_views, celery_views, limits_views,
+endpoints_page, activity_views, projects_views, metrics); blueprint.py has what they share
+(CSRF, errors, htmx).
 Changes need an admin when flasker-auth is on.
 """
 
@@ -63,6 +64,9 @@ def make_blueprint() -> Blueprint:
     blueprint.add_url_rule(
         "/projects", "projects_new", admin_only(pv.projects_new), methods=["POST"]
     )
+    from .metrics import metrics_page
+
+    blueprint.add_url_rule("/metrics", "metrics", admin_only(metrics_page))
     return blueprint
 
 
@@ -91,6 +95,11 @@ def _add_celery_rules(blueprint: Blueprint) -> None:
         ("/tasks/beat/run", "tasks_beat_run", cv.tasks_beat_run),
     ):
         blueprint.add_url_rule(rule, name, admin_only(view), methods=["POST"])
+    from .limits_views import tasks_limits
+
+    blueprint.add_url_rule(
+        "/tasks/limits", "tasks_limits", admin_only(tasks_limits), methods=["POST"]
+    )
 
 
 def _template_context() -> dict[str, Any]:
