@@ -1,10 +1,11 @@
-"""The overview page: the project's cfg at a glance, its services' health, the workers card and
-the "Tasks, last hour" chart (each card refreshed by its own htmx request)."""
+"""The overview page: the project's cfg at a glance, its services' health, the workers card (with
+the messages waiting in each queue) and the "Tasks, last hour" chart (each card refreshed by its
+own htmx request)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import redirect, render_template, request, url_for
 
@@ -15,6 +16,10 @@ from . import editing
 from ._site import console_site
 from .blueprint import htmx
 from .health import project_checks
+
+if TYPE_CHECKING:
+    from .queues import QueueLengths
+    from .workers import WorkersView
 
 
 def overview() -> Any:
@@ -53,11 +58,28 @@ def overview() -> Any:
 
 
 def overview_workers() -> Any:
-    """The Workers card's body: who answers now (asked lazily, so the page never waits)."""
+    """The Workers card's body: who answers now (asked lazily, so the page never waits), and
+    the messages waiting in each queue they consume and in the default queue."""
     if not htmx:
         return redirect(url_for(".workers"))
     view = console_site().workers_roster().view()  # the workers page's table, shared
-    return render_template("flasker_console/partials/overview_workers.html", view=view)
+    return render_template(
+        "flasker_console/partials/overview_workers.html", view=view, queues=_queues(view)
+    )
+
+
+def _queues(view: WorkersView) -> QueueLengths:
+    """queues.QueueLengths of the queues the online workers consume, within CHECK_TIMEOUT;
+    not asked when the workers' own broker check just failed (it would wait as long again)."""
+    from . import queues
+
+    manager = console_site()
+    project = manager.project
+    assert project is not None
+    consumers = queues.consumed_queues(view.workers)
+    if not view.broker_ok:
+        return queues.unanswered(project, consumers, "the broker did not answer")
+    return queues.queue_lengths(project, consumers, manager.check_timeout)
 
 
 def overview_tasks() -> Any:
