@@ -41,6 +41,8 @@ ACTIONS = (
     "task.sent",
     "task.retried",
     "task.revoked",
+    "task.rate_limit",
+    "task.time_limit",
     "worker.pool_grow",
     "worker.pool_shrink",
     "worker.add_consumer",
@@ -96,7 +98,8 @@ def as_json(value: Any) -> str:
 
 def entry(project: Project, who: str | None, action: str, target: str, detail: str | None) -> Any:
     """A new (unsaved) entry, or None when the log cannot be written (logged as a warning)."""
-    assert action in ACTIONS, action
+    if action not in ACTIONS:  # a programming error, not an operator's: say which name
+        raise ValueError(f"unknown activity action {action!r}; known: {', '.join(ACTIONS)}")
     try:
         ensure_table(project)
         model = activity_model()

@@ -230,29 +230,7 @@ def set_time(
 # -- the activity log -------------------------------------------------------------------------
 def record(project: Project, who: str | None, change: LimitChange) -> None:
     """Write the change and each worker's reply to the activity log, in a transaction of its
-    own (the workers changed no row). Written here rather than through `activity.record`,
-    whose `ACTIONS` do not list these two actions yet; like it, a refused entry is a warning
-    and the change stands."""
+    own (the workers changed no row); a refused entry is a warning and the change stands."""
     replies = {r.worker: {"ok" if r.ok else "error": r.text} for r in change.replies}
     detail = {**change.values, "replies": replies}
-    try:
-        activity.ensure_table(project)
-        row = activity.activity_model()(
-            who=who or activity.LOCAL,
-            action=change.action,
-            target=change.task[:1000],
-            detail=activity.as_json(detail),
-            at=activity.utcnow(),
-        )
-        with project.db.Session() as session:
-            session.add(row)
-            session.commit()
-    except Exception as error:
-        logger.warning(
-            "the console could not record %s %s in %s: %s: %s",
-            change.action,
-            change.task,
-            activity.ACTIVITY_TABLE,
-            type(error).__name__,
-            error,
-        )
+    activity.record(project, who, change.action, change.task, activity.as_json(detail))
