@@ -16,7 +16,6 @@ no limit); a time limit is seconds above 0 (empty: none), the soft one below the
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from collections.abc import Callable
@@ -32,7 +31,6 @@ from .workers import WorkerUnavailable
 if TYPE_CHECKING:
     from flasker.project import Project
 
-logger = logging.getLogger(__name__)
 
 #: Celery's rate limit text: a number of tasks, per second (the default), minute or hour.
 RATE = re.compile(r"(\d{1,9}(?:\.\d{1,6})?)(?:/([smh]))?")
