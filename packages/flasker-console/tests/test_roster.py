@@ -1,10 +1,11 @@
 """The workers table is asked once for every session of the process, and stays right.
 
 Real `flasker worker` subprocesses on a Redis broker (`redis_url`): twenty sessions polling the
-table at the same moment cost one broadcast round (three `inspect` commands, as counted by
-`WorkCounter`), not twenty; a worker that starts is listed, and one SIGKILLed is listed
-offline, with the events listener on (heartbeats name the workers to ask) and off (the
-periodic round that asks everyone finds them).
+table at the same moment while a round runs in the background cost that one broadcast round
+(three `inspect` commands, as counted by `WorkCounter`), not twenty, and none of them waits for
+it; a worker that starts is listed, and one SIGKILLed is listed offline, with the events
+listener on (heartbeats say who is online) and off (the periodic round that asks everyone
+finds them).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def test_twenty_sessions_polling_at_once_cost_one_broadcast_round(
             lambda: listed(table(site)) == {hostname: True}, WAIT, what="worker listed", log=log
         )
         roster = site.app.extensions["flasker_console"].workers_roster()
-        roster.forget()  # no table yet: every session needs the workers' answer
+        assert roster.wait(WAIT)
         rounds = roster.rounds
         clients = [site.app.test_client() for _ in range(SESSIONS)]
         pages: list[str] = [""] * SESSIONS
@@ -97,10 +98,12 @@ def test_twenty_sessions_polling_at_once_cost_one_broadcast_round(
 
         threads = [threading.Thread(target=poll, args=(n,)) for n in range(SESSIONS)]
         with WorkCounter(site.project) as work:
+            roster.forget()  # an action: a round starts now, in the background
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
+            assert roster.wait(WAIT)
         assert [listed(page) for page in pages] == [{hostname: True}] * SESSIONS
         assert roster.rounds == rounds + 1
         assert work.broadcasts == len(COMMANDS), "one round: stats, active, active_queues"
@@ -143,6 +146,7 @@ def test_a_worker_that_starts_is_listed_and_one_killed_is_listed_offline(
             )
             # and it stays so: later rounds do not wait for it, nor bring it back
             roster = site.app.extensions["flasker_console"].workers_roster()
+            roster.refresh_every = 1.0  # with events on, a round every 10 s: 3 of them sooner
             rounds = roster.rounds
             wait_for(lambda: table(site) and roster.rounds >= rounds + 3, WAIT, what="3 rounds")
             assert listed(table(site)) == {first: False, second: True}

@@ -115,8 +115,10 @@ def test_a_real_worker_runs_what_the_console_sends(
 
         # the workers page lists the worker, with what it did
         def online() -> str | None:
+            # counts come from the event stream (issue 15), which can be a broker poll behind
+            # the result backend the task list reads: wait for the third task to be counted
             page = site.page("/workers")
-            return page if 'data-online="true"' in page else None
+            return page if 'data-online="true"' in page and "<td>3</td>" in page else None
 
         page = wait_for(online, WAIT, what="online worker on the workers page", log=log)
         row = page[page.index('data-testid="worker"') :]

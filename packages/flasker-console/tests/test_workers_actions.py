@@ -91,10 +91,11 @@ def running(
     with worker_process(site.cfg, log) as process:
 
         def online() -> str | None:
+            # online from its heartbeats; its queues once the background round asked it
             page = site.page("/workers")
-            return page if 'data-online="true"' in page else None
+            return page if 'data-online="true"' in page and 'data-testid="queue"' in page else None
 
-        page = wait_for(online, WAIT, what="online worker on the workers page", log=log)
+        page = wait_for(online, WAIT, what="online worker and its queue listed", log=log)
         hostname = worker_row(page).split('data-hostname="')[1].split('"')[0]
         yield site, process, hostname, log
 

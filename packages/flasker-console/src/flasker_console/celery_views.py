@@ -3,13 +3,13 @@
 Tasks: the project's registered tasks (core's `introspect.tasks`) with a form per task built
 from its signature; sending, retrying and revoking need an admin (and a CSRF token, checked by
 the blueprint); the list of tasks sent from the console polls every 2 s while one may change.
-Workers: a table from Celery's remote control, polled every 3 s; pool grow/shrink, queue
-consumers and warm shutdown for admins. The tasks page also lists the beat schedule (beat.py).
+Workers: a table from the live state and background inspect rounds (roster.py), polled every
+3 s and never waiting for a worker; pool grow/shrink, queue consumers and warm shutdown for
+admins. The tasks page also lists the beat schedule (beat.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -144,21 +144,9 @@ def _after_change(project: Any, row: Any, message: str) -> Any:
 
 # -- workers --------------------------------------------------------------------------------
 def _snapshot() -> remote.WorkersView:
-    """The process's shared table (roster.py), with load averages from the workers'
-    heartbeats (`inspect stats` has none), on copies: the shared view is never changed."""
-    manager = _manager()
-    view = manager.workers_roster().view()
-    listener = manager.event_listener()
-    if listener is None:
-        return view
-    loads = {seen.hostname: seen.loadavg for seen in listener.status().workers}
-    workers = [
-        replace(worker, load=list(loads[worker.hostname]))
-        if worker.online and not worker.load and loads.get(worker.hostname)
-        else worker
-        for worker in view.workers
-    ]
-    return replace(view, workers=workers)
+    """The process's table (roster.py): the live state merged with the last background inspect
+    round; building it asks no worker."""
+    return _manager().workers_roster().view()
 
 
 def _forget_workers() -> None:

@@ -7,6 +7,10 @@ console request) consumes them from the broker and stores each task's outcomes a
 `flasker_console_task_events` (task_events.py). The overview's "Tasks, last hour" chart is one
 GROUP BY over that table (event_chart.py).
 
+Every event, worker and task alike, also goes to the process's `LiveState` (live.py, Celery's
+`events.state.State`): the workers table reads who is online (heartbeats), their counts and
+load from it, without asking the workers.
+
 Several processes may listen at once (gunicorn workers each run the console): every one of
 them hears every event, so a row is unique per (task id, state) and written insert-or-ignore;
 the counts stay right however many listen. Rows older than `KEEP` are deleted now and then.
@@ -38,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import task_table
 from .event_chart import CHART_MINUTES, Bar, Chart, Minute, last_hour
+from .live import LiveState
 from .task_events import (
     EVENTS_TABLE,
     KEEP,
@@ -78,8 +83,6 @@ RETRY_MAX = 5.0
 #: retries take over from there). After an error kombu does not retry, such as refused
 #: credentials, which a person has to fix, the listener waits `RETRY_MAX` seconds instead.
 PAUSE_AFTER_LOSS = 0.5
-#: A worker whose last heartbeat is older than this counts as offline (Celery's own expiry).
-HEARTBEAT_EXPIRY = 60.0
 
 
 def sync_console_tasks(project: Project, events: Sequence[TaskEvent], timeout: float) -> None:
@@ -104,16 +107,6 @@ class WorkerSeen:
     #: The 1, 5 and 15 minute load averages of the worker's host, from its heartbeats
     #: (Celery's `stats` reply has none).
     loadavg: tuple[float, ...] = ()
-
-
-def _loadavg(event: dict[str, Any]) -> tuple[float, ...]:
-    values = event.get("loadavg")
-    if not isinstance(values, list | tuple):
-        return ()
-    try:
-        return tuple(float(value) for value in values[:3])
-    except (TypeError, ValueError):
-        return ()
 
 
 def _receiver_class(celery: Any) -> type:
@@ -149,7 +142,8 @@ class ListenerStatus:
 
 
 class EventListener:
-    """Consume Celery's events in a daemon thread and store the task facts.
+    """Consume Celery's events in a daemon thread, store the task facts, and feed every
+    event (worker and task) to the process's `LiveState` (live.py; `live=`, else its own).
 
     Never blocks a request: `start()` only starts the thread; kombu reconnects with a growing
     pause (up to `RETRY_MAX`) while the broker is away; `stop()` ends it within about a second.
@@ -166,8 +160,11 @@ class EventListener:
         flush_every: float = FLUSH_EVERY,
         keep: timedelta = KEEP,
         backend_timeout: float = 2.0,
+        live: LiveState | None = None,
     ) -> None:
         self.project = project
+        #: What the event stream says now (workers online, counts): read by the pages.
+        self.live = live if live is not None else LiveState()
         self.flush_every = flush_every
         self.keep = keep
         self.backend_timeout = backend_timeout
@@ -179,7 +176,6 @@ class EventListener:
         self._buffer: list[TaskEvent] = []
         self._last_flush = 0.0
         self._next_purge = 0.0
-        self._workers: dict[str, WorkerSeen] = {}
         self.connected = False
         #: Whether the current round got as far as consuming (see `_run`).
         self._listening = False
@@ -217,17 +213,11 @@ class EventListener:
             thread.join(timeout)
 
     def status(self) -> ListenerStatus:
-        now = time.time()
-        with self._lock:
-            workers = [
-                WorkerSeen(
-                    w.hostname,
-                    w.online and now - w.last_event < HEARTBEAT_EXPIRY,
-                    w.last_event,
-                    w.loadavg,
-                )
-                for w in self._workers.values()
-            ]
+        """The listener's state, and the workers heard (online: a heartbeat within the last
+        two periods plus `live.MARGIN` s)."""
+        workers = [
+            WorkerSeen(w.hostname, w.online, w.last_heard, w.loadavg) for w in self.live.workers()
+        ]
         return ListenerStatus(
             self.is_running,
             self.connected,
@@ -325,15 +315,16 @@ class EventListener:
         self._flush()
 
     def _on_event(self, event: dict[str, Any]) -> None:
+        """Every event goes to the live state; a task's outcome is also kept for the table."""
+        if event.get("type") not in WORKER_EVENTS:
+            self._buffer_fact(event)
         try:
-            kind = event.get("type")
-            if kind in WORKER_EVENTS:
-                hostname = str(event.get("hostname") or "?")
-                with self._lock:
-                    self._workers[hostname] = WorkerSeen(
-                        hostname, kind != "worker-offline", time.time(), _loadavg(event)
-                    )
-                return
+            self.live.feed(event)
+        except Exception:  # a malformed event must not stop the listener
+            logger.exception("console event listener: cannot follow event %r", event)
+
+    def _buffer_fact(self, event: dict[str, Any]) -> None:
+        try:
             fact = task_event(event)
             if fact is not None:
                 with self._lock:

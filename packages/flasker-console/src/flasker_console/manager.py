@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from .endpoint_listing import Listing
     from .events import EventListener
+    from .live import LiveState
     from .roster import WorkersRoster
 
 __all__ = ["EXTENSION", "ConsoleManager"]
@@ -78,6 +79,7 @@ class ConsoleManager(Manager):
         self._listener: EventListener | None = None
         self._listener_lock = threading.Lock()
         self._roster: WorkersRoster | None = None
+        self._live: LiveState | None = None
 
     def __repr__(self) -> str:
         return f"<ConsoleManager {self.url_prefix or '/'}>"
@@ -128,8 +130,32 @@ class ConsoleManager(Manager):
 
         with self._listener_lock:
             if self._listener is None or self._listener.pid != os.getpid():
-                self._listener = EventListener(self.project)
+                self._listener = EventListener(self.project, live=self._live_state())
                 self._listener.start()
+
+    def live_state(self) -> LiveState | None:
+        """What this process heard on the event stream (live.py), kept across listener
+        restarts; None when the listener is off (`[CONSOLE] EVENTS = false`)."""
+        if not self.events:
+            return None
+        with self._listener_lock:
+            return self._live_state()
+
+    def _live_state(self) -> LiveState:
+        """The process's live state (the caller holds `_listener_lock`); a forked child
+        starts empty: the parent's listener thread does not feed it."""
+        from .live import LiveState
+
+        live = self._live
+        if live is None or live.pid != os.getpid():
+            live = self._live = LiveState()
+            live.on_join.append(self._worker_joined)
+        return live
+
+    def _worker_joined(self, hostname: str) -> None:
+        """A worker was heard that was not online: the workers table asks it now (in the
+        background) for its pool and queues, before anyone opens the page."""
+        self.workers_roster().refresh(hostname)
 
     # -- the workers table (roster.py) ----------------------------------------------------------
     def workers_roster(self) -> WorkersRoster:
@@ -138,7 +164,7 @@ class ConsoleManager(Manager):
         roster = self._roster
         if roster is not None and roster.pid == os.getpid():
             return roster
-        from .roster import WorkersRoster, heard_from
+        from .roster import WorkersRoster
 
         assert self.project is not None
         with self._listener_lock:
@@ -147,10 +173,19 @@ class ConsoleManager(Manager):
                     self.project,
                     self.inspect_timeout,
                     self.check_timeout,
-                    heard=lambda: heard_from(self.event_listener()),
                     seen=self.seen_workers,
+                    live=self._live_while_listening,
                 )
             return self._roster
+
+    def _live_while_listening(self) -> LiveState | None:
+        """The live state while this process's listener hears the broker; otherwise (events
+        off, listener stopped, broker away) None, and the workers table falls back on the
+        inspect rounds alone, which also say when the broker is down."""
+        listener = self.event_listener()
+        if listener is None or not listener.is_running or not listener.connected:
+            return None
+        return listener.live
 
     def stop_listener(self, timeout: float = 5.0) -> None:
         """Stop this process's listener (it writes what it holds first); a later console

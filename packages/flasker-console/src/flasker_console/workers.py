@@ -1,4 +1,7 @@
-"""The workers table: Celery's remote control (`inspect`), asked with short deadlines.
+"""The workers table's remote-control half: Celery's `inspect`, asked with short deadlines.
+
+roster.py runs `snapshot` in a background round and merges it with the live state (live.py:
+heartbeats and counts from the event stream): a request never waits for it.
 
 One refresh costs one broker check and three broadcasts (`stats`, `active`, `active_queues`),
 sent side by side. A broadcast to everyone waits its whole timeout (nobody knows how many
@@ -40,9 +43,13 @@ class Worker:
     concurrency: int | None = None
     processes: int | None = None
     processed: int | None = None
+    #: Tasks that failed on it, as heard on the event stream by this process (live.py).
+    failed: int | None = None
     active: int | None = None
     queues: list[str] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
+    #: Heard on the event stream, not yet asked its pool and queues (roster.py's join rounds).
+    joining: bool = False
 
     @property
     def dom_id(self) -> str:
