@@ -269,8 +269,7 @@ def exposition(
 def cached_workers(site: ConsoleSite) -> WorkersView | None:
     """The roster's last table, if it holds one; read as it is, never through `view()`,
     which would start a broadcast round when the table is old."""
-    view: WorkersView | None = getattr(site.workers_roster(), "_view", None)
-    return view
+    return site.workers_roster().last_round()
 
 
 def metrics_page() -> Response:

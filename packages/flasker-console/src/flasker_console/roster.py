@@ -132,6 +132,12 @@ class WorkersRoster:
                 return WorkersView(workers, False, broker.detail, 0.0)
         return self._compose(last, live, state is not None, joining)
 
+    def last_round(self) -> WorkersView | None:
+        """The table of the last inspect round, or None before the first one ends; never
+        starts a round (for readers such as /metrics that must not cause broadcasts)."""
+        with self._condition:
+            return self._view
+
     def wait(self, timeout: float) -> bool:
         """Wait until no round runs (for tests and benchmarks); False on timeout."""
         deadline = time.monotonic() + timeout
