@@ -15,7 +15,6 @@ from typing import Any
 from flask import current_app, redirect, render_template, request, url_for
 from flask_htmx import make_response
 
-from flasker import introspect
 from flasker.db import error_line
 
 from . import activity
@@ -23,12 +22,13 @@ from . import tasks as store
 from . import workers as remote
 from ._site import EXTENSION, ConsoleSite, console_site
 from .access import current_operator
+from .introspection import registered_tasks
 
 
 def _project() -> Any:
     """The project; when `flasker console` serves it, never started (its modules are not
     imported here): control/inspect need no task modules, and its tasks come from a
-    subprocess (`_registered`)."""
+    subprocess (`introspection.registered_tasks`)."""
     return current_app.extensions[EXTENSION].project
 
 
@@ -41,14 +41,6 @@ def _htmx() -> bool:
 
 
 # -- tasks ----------------------------------------------------------------------------------
-def _registered(project: Any) -> list[dict[str, Any]]:
-    if project.is_started:
-        return introspect.tasks(project)
-    from .introspection import tasks_of
-
-    return tasks_of(project.config.path)
-
-
 def _task_list(project: Any) -> store.TaskList:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -61,7 +53,7 @@ def _task_list(project: Any) -> store.TaskList:
 
 def tasks_page() -> Any:
     project = _project()
-    forms = [store.TaskForm(task) for task in _registered(project)]
+    forms = [store.TaskForm(task) for task in registered_tasks(project)]
     return render_template(
         "flasker_console/tasks.html",
         forms=forms,
@@ -82,7 +74,7 @@ def tasks_list() -> Any:
 def tasks_send() -> Any:
     project = _project()
     name = request.form.get("task", "")
-    registered = {task["name"]: task for task in _registered(project)}
+    registered = {task["name"]: task for task in registered_tasks(project)}
     task = registered.get(name)
     if task is None:
         raise store.TaskInputError(f"no task named {name!r} is registered in this project")
@@ -278,7 +270,7 @@ def tasks_beat_run() -> Any:
     from . import beat
 
     project = _project()
-    registered = [task["name"] for task in _registered(project)]
+    registered = [task["name"] for task in registered_tasks(project)]
     entry = beat.find_entry(project, request.form.get("entry", ""), registered)
     args, kwargs, countdown, queue = beat.sendable(entry)
     operator = current_operator().email

@@ -115,6 +115,17 @@ def tasks_of(cfg: Path, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
     return list(_cached_run(command, cfg, "tasks", timeout))
 
 
+def registered_tasks(project: Any) -> list[dict[str, Any]]:
+    """The project's registered tasks: asked in-process when this process started the project
+    (mounted), else of a subprocess (`tasks_of`), since the console never imports a project it
+    did not start."""
+    if project.is_started:
+        from flasker import introspect
+
+        return introspect.tasks(project)
+    return tasks_of(project.config.path)
+
+
 def endpoints_of(cfg: Path, timeout: float = TIMEOUT) -> dict[str, Any]:
     """`{"routes": [...], "operations": [...], "api_problem": str | None}` for the page."""
     command = [sys.executable, "-m", "flasker_console.introspection", str(cfg)]

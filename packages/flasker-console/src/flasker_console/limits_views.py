@@ -14,24 +14,13 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
 
-from flasker import introspect
-
 from . import task_limits as limits
 from ._site import console_site
 from .access import current_operator
+from .introspection import registered_tasks
 
 #: The flash category the tasks page shows the replies under (without JavaScript).
 FLASH = "limits"
-
-
-def registered_names(project: Any) -> set[str]:
-    """The names of the project's tasks (listed by a subprocess when `flasker console` serves
-    a project it never started, as the tasks page does)."""
-    if project.is_started:
-        return {task["name"] for task in introspect.tasks(project)}
-    from .introspection import tasks_of
-
-    return {task["name"] for task in tasks_of(project.config.path)}
 
 
 def tasks_limits() -> Any:
@@ -42,7 +31,7 @@ def tasks_limits() -> Any:
     if kind not in ("rate", "time"):
         raise limits.LimitInputError("limit: expected rate or time; reload the tasks page")
     name = (request.form.get("task") or "").strip()
-    if not name or name not in registered_names(project):
+    if not name or name not in {task["name"] for task in registered_tasks(project)}:
         shown = name if len(name) <= 80 else name[:80] + "…"
         raise limits.LimitInputError(f"task: no task named {shown!r} is registered in this project")
     timeouts = {"timeout": site.inspect_timeout, "check_timeout": site.check_timeout}
