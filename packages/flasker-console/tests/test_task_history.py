@@ -125,13 +125,13 @@ def test_events_in_any_order_and_batch_give_the_same_row(site: ConsoleSite) -> N
     assert row.first_at.replace(tzinfo=UTC) == T0  # the first event heard, whatever arrived first
     assert row.exception == "LookupError('no cat')"
     assert "LookupError: no cat" in row.traceback
-    assert row.runtime is None and row.took == 1.5  # a failure's event has no runtime
+    assert row.runtime is None  # a failure's event has no runtime
+    assert row.took == 1.5
 
 
 def test_a_retried_task_moves_on_and_counts_its_retries(site: ConsoleSite) -> None:
-    first = run_of("t3")[:2] + [
-        event("task-retried", "t3", 1, exception="ConnectionError('down')", traceback="tb")
-    ]
+    retried = event("task-retried", "t3", 1, exception="ConnectionError('down')", traceback="tb")
+    first = [*run_of("t3")[:2], retried]
     keep(site, first)
     assert rows(site)[0].state == "RETRY"
     again = [
@@ -162,7 +162,8 @@ def test_several_listening_processes_write_each_update_once(site: ConsoleSite) -
     assert second == first - 1
     assert second == 1
     assert [r.task_id for r in rows(site)] == ["a", "b"]
-    assert task_history.record  # the idempotent upsert: applying a batch again changes nothing
+    # the upsert is idempotent: a batch applied again (MySQL cannot say what it wrote) changes
+    # nothing
     table = task_history.ensure_table(site.project).__table__
     with site.project.db.engine.begin() as connection:
         task_history.record(connection, table, facts)

@@ -300,7 +300,9 @@ def purge(project: Project, days: float = KEEP_DAYS, now: datetime | None = None
 
 def get(project: Project, task_id: str) -> Any | None:
     """The task's row (detached), or None when it was never heard (or was purged)."""
-    model = ensure_table(project)
+    model = _TABLE.existing(project)
+    if model is None:
+        return None
     with project.db.Session(expire_on_commit=False) as session:
         row = session.scalar(select(model).where(model.task_id == task_id))
         if row is not None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from . import activity, task_history
+from . import activity, task_history, task_table
 from .exceptions import ConsoleError
 from .task_form import (
     TaskForm,
@@ -166,9 +166,10 @@ def send(
 
 
 def find(project: Project, task_id: str) -> Any:
-    """The console's row of a task it sent (detached), or None."""
-    model = task_model()
-    ensure_table(project)
+    """The console's row of a task it sent (detached), or None (creating no table)."""
+    model = task_table.existing_model(project)
+    if model is None:
+        return None
     with project.db.Session(expire_on_commit=False) as session:
         row = session.scalar(select(model).where(model.task_id == task_id))
         if row is not None:
@@ -194,13 +195,21 @@ def _heard(project: Project, task_id: str) -> Any:
     return row
 
 
+#: Repr text this long may have been shortened by Celery (`argsrepr_maxsize`, 1024).
+SHORTENED_AT = 1000
+
+
 def _literal(text: str | None, kind: type, what: str, task_id: str) -> Any:
     """The value a worker's repr text stands for, when it is a plain literal (not shortened
     by the worker with `...`, not an object's repr)."""
-    try:
-        value = ast.literal_eval(text or ("()" if kind is list else "{}"))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        value = None
+    value = None
+    # Celery shortens a long repr with "..." (inside a string it still parses: 'vvv...'),
+    # at about `argsrepr_maxsize` (1024) characters: such text is refused, never sent shortened
+    if text is None or ("..." not in text and len(text) < SHORTENED_AT):
+        try:
+            value = ast.literal_eval(text or ("()" if kind is list else "{}"))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
     if kind is list and isinstance(value, tuple | list):
         return list(value)
     if kind is dict and isinstance(value, dict):
