@@ -234,5 +234,5 @@ def _seconds(options: dict[str, Any], key: str, unit: str = "seconds") -> float:
             f"ConsoleManager {name}: expected {unit}, got {options[key]!r}"
         ) from None
     if not value > 0 or not math.isfinite(value):
-        raise ConsoleSetupError(f"ConsoleManager {name} must be more than 0 {unit}, finite")
+        raise ConsoleSetupError(f"ConsoleManager {name} must be more than 0 {unit}")
     return value
