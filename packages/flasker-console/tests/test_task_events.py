@@ -26,7 +26,7 @@ def facts(count: int, state: str, at: datetime) -> list[TaskEvent]:
 def stored(site: ConsoleSite) -> list[tuple[str, str, str | None, str | None, int]]:
     model = event_model()
     with site.project.db.Session() as session:
-        rows = session.scalars(select(model).order_by(model.task_id, model.state)).all()
+        rows = session.scalars(select(model).order_by(model.task_id, model.state, model.id)).all()
         return [(r.task_id, r.state, r.name, r.hostname, r.minute) for r in rows]
 
 
@@ -108,9 +108,9 @@ def test_facts_are_stored_with_their_name_host_and_minute(quiet: ConsoleSite) ->
 def test_facts_heard_by_several_listeners_are_counted_once(quiet: ConsoleSite) -> None:
     now = datetime.now(UTC)
     batch = facts(3, "SUCCESS", now) + facts(1, "FAILURE", now - timedelta(minutes=5))
-    store(quiet.project, batch)
-    store(quiet.project, batch)  # a second process heard the same events
-    store(quiet.project, batch[:2] + batch[:2])  # and duplicates within one batch
+    assert store(quiet.project, batch) == batch  # the first process writes them all
+    assert store(quiet.project, batch) == []  # a second process heard the same events
+    assert store(quiet.project, batch[:2] + batch[:2]) == []  # and duplicates within one batch
     chart = last_hour(quiet.project)
     assert (chart.succeeded, chart.failed) == (3, 1)
     assert chart.minutes[-1].succeeded == 3
@@ -118,10 +118,16 @@ def test_facts_heard_by_several_listeners_are_counted_once(quiet: ConsoleSite) -
     assert len(stored(quiet)) == 4
 
 
-def test_the_first_fact_heard_for_a_task_and_state_is_kept(quiet: ConsoleSite) -> None:
-    store(quiet.project, [TaskEvent("t1", "SUCCESS", AT, None, "first@h")])
-    store(quiet.project, [TaskEvent("t1", "SUCCESS", AT + timedelta(hours=1), None, "late@h")])
-    assert stored(quiet) == [("t1", "SUCCESS", None, "first@h", minute_of(AT))]
+def test_a_state_reached_again_later_is_a_fact_of_its_own(quiet: ConsoleSite) -> None:
+    """A retried task is received and started again: each time is stored (and returned)."""
+    first = TaskEvent("t1", "STARTED", AT, None, "first@h")
+    again = TaskEvent("t1", "STARTED", AT + timedelta(seconds=30), None, "again@h")
+    assert store(quiet.project, [first]) == [first]
+    assert store(quiet.project, [first, again]) == [again]
+    assert stored(quiet) == [
+        ("t1", "STARTED", None, "first@h", minute_of(AT)),
+        ("t1", "STARTED", None, "again@h", minute_of(AT)),
+    ]
 
 
 @pytest.mark.postgres
@@ -131,8 +137,8 @@ def test_insert_or_ignore_on_postgresql(
     site = make_console(db_url=postgres_url, arguments="events=False")
     now = datetime.now(UTC)
     batch = facts(2, "SUCCESS", now) + facts(2, "FAILURE", now)
-    store(site.project, batch)
-    store(site.project, batch)
+    assert store(site.project, batch) == batch
+    assert store(site.project, batch) == []
     chart = last_hour(site.project)
     assert (chart.succeeded, chart.failed) == (2, 2)
     site.project.db.dispose()

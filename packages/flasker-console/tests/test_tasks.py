@@ -187,7 +187,7 @@ def test_revoke_a_pending_task_and_refuse_retrying_it(site: ConsoleSite) -> None
     retried = site.post(f"/tasks/{task_id}/retry", data=form)
     assert retried.status_code == 409
     assert "only failed tasks are retried" in retried.get_data(as_text=True)
-    assert site.post("/tasks/nope/retry", data=form).status_code == 409
+    assert site.post("/tasks/nope/retry", data=form).status_code == 404
 
 
 def test_workers_page_says_no_workers_quickly(site: ConsoleSite) -> None:

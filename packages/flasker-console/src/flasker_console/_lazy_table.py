@@ -63,3 +63,17 @@ class LazyTable:
             model.__table__.create(engine, checkfirst=True)
             self._created[engine] = model
         return model
+
+    def existing(self, project: Project) -> Any:
+        """The model when its table exists, else None, creating nothing: a read that finds
+        nothing (a 404) leaves the database as it was."""
+        from sqlalchemy import inspect
+
+        model = self.model()
+        engine = project.db.engine
+        if self._created.get(engine) is model:
+            return model
+        if not inspect(engine).has_table(self.table):
+            return None
+        self._created[engine] = model
+        return model

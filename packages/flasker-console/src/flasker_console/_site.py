@@ -39,6 +39,7 @@ class ConsoleSite(Protocol):
     seen_workers: dict[str, datetime]
     endpoints_listing: Listing | None
     events: bool
+    task_history_days: float
 
     def event_listener(self) -> EventListener | None: ...
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_htmx import make_response
 
 from flasker.db import error_line
@@ -125,6 +125,11 @@ def tasks_revoke(task_id: str) -> Any:
 
 
 def _after_change(project: Any, row: Any, message: str) -> Any:
+    """The tasks page (or its message, for htmx); a task's own page when the form came from
+    one (`back=detail`: the new task's page after a retry, the same after a revoke)."""
+    if request.form.get("back") == "detail":
+        flash(message, "task")
+        return redirect(url_for(".task_detail", task_id=row.task_id), 303)
     if not _htmx():
         return redirect(url_for(".tasks", sent=row.task_id), 303)
     return render_template(

@@ -5,7 +5,8 @@ The workers send an event for every task they receive, start, finish, fail, retr
 `EventListener` (one daemon thread per `ConsoleManager` and process, started on the first
 console request) consumes them from the broker and stores each task's outcomes as rows of
 `flasker_console_task_events` (task_events.py). The overview's "Tasks, last hour" chart is one
-GROUP BY over that table (event_chart.py).
+GROUP BY over that table (event_chart.py). The facts this process was first to store also go
+to the task history (task_history.py: one row per task, what the list and a task's page show).
 
 Every event, worker and task alike, also goes to the process's `LiveState` (live.py, Celery's
 `events.state.State`): the workers table reads who is online (heartbeats), their counts and
@@ -40,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import task_table
+from . import task_history, task_table
 from .event_chart import CHART_MINUTES, Bar, Chart, Minute, last_hour
 from .live import LiveState
 from .task_events import (
@@ -161,8 +162,12 @@ class EventListener:
         keep: timedelta = KEEP,
         backend_timeout: float = 2.0,
         live: LiveState | None = None,
+        history_days: float = task_history.KEEP_DAYS,
     ) -> None:
         self.project = project
+        #: Days the task history keeps a task after its last event (`[CONSOLE]
+        #: TASK_HISTORY_DAYS`).
+        self.history_days = history_days
         #: What the event stream says now (workers online, counts): read by the pages.
         self.live = live if live is not None else LiveState()
         self.flush_every = flush_every
@@ -343,9 +348,10 @@ class EventListener:
         if not batch:
             return
         try:
-            store(self.project, batch)
+            store(self.project, batch, then=task_history.recorder(self.project))
             if time.monotonic() >= self._next_purge:
                 purge(self.project, self.keep)
+                task_history.purge(self.project, self.history_days)
                 self._next_purge = time.monotonic() + PURGE_EVERY
             self.database_problem = None
         except Exception as error:

@@ -40,7 +40,8 @@ class ConsoleManager(Manager):
     """The HTMX operator console (overview and cfg editor) as a blueprint of the project's app.
 
     Keyword arguments override the `[CONSOLE]` section: `url_prefix`, `check_timeout`,
-    `inspect_timeout`, `projects_root`, `events` (False: no events listener thread).
+    `inspect_timeout`, `projects_root`, `events` (False: no events listener thread),
+    `task_history_days`.
     """
 
     config_section = "CONSOLE"
@@ -52,6 +53,7 @@ class ConsoleManager(Manager):
         inspect_timeout: float | None = None,
         projects_root: str | os.PathLike[str] | None = None,
         events: bool | None = None,
+        task_history_days: float | None = None,
     ):
         given = {
             "URL_PREFIX": url_prefix,
@@ -59,6 +61,7 @@ class ConsoleManager(Manager):
             "INSPECT_TIMEOUT": inspect_timeout,
             "PROJECTS_ROOT": projects_root,
             "EVENTS": events,
+            "TASK_HISTORY_DAYS": task_history_days,
         }
         self._overrides = {k: v for k, v in given.items() if v is not None}
         self.project: Project | None = None
@@ -76,6 +79,9 @@ class ConsoleManager(Manager):
         self.endpoints_listing: Listing | None = None
         #: Listen to Celery's events for the overview's chart (`[CONSOLE] EVENTS`).
         self.events = True
+        #: Days a task stays in the history after its last event (`[CONSOLE]
+        #: TASK_HISTORY_DAYS`).
+        self.task_history_days = 7.0
         self._listener: EventListener | None = None
         self._listener_lock = threading.Lock()
         self._roster: WorkersRoster | None = None
@@ -98,6 +104,7 @@ class ConsoleManager(Manager):
         self.inspect_timeout = _seconds(options, "INSPECT_TIMEOUT")
         self.projects_root = _projects_root(options.get("PROJECTS_ROOT"), project)
         self.events = _flag(options.get("EVENTS", True))
+        self.task_history_days = _seconds(options, "TASK_HISTORY_DAYS", "days")
 
         app = project.app
         if app.extensions.get(EXTENSION) is not None:
@@ -130,7 +137,11 @@ class ConsoleManager(Manager):
 
         with self._listener_lock:
             if self._listener is None or self._listener.pid != os.getpid():
-                self._listener = EventListener(self.project, live=self._live_state())
+                self._listener = EventListener(
+                    self.project,
+                    live=self._live_state(),
+                    history_days=self.task_history_days,
+                )
                 self._listener.start()
 
     def live_state(self) -> LiveState | None:
@@ -211,14 +222,17 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def _seconds(options: dict[str, Any], key: str) -> float:
+def _seconds(options: dict[str, Any], key: str, unit: str = "seconds") -> float:
+    """A positive finite number of `unit` (seconds, or days for the history)."""
+    import math
+
     name = key.lower()
     try:
         value = float(options[key])
     except (TypeError, ValueError):
         raise ConsoleSetupError(
-            f"ConsoleManager {name}: expected seconds, got {options[key]!r}"
+            f"ConsoleManager {name}: expected {unit}, got {options[key]!r}"
         ) from None
-    if value <= 0:
-        raise ConsoleSetupError(f"ConsoleManager {name} must be more than 0 seconds")
+    if not value > 0 or not math.isfinite(value):
+        raise ConsoleSetupError(f"ConsoleManager {name} must be more than 0 {unit}")
     return value

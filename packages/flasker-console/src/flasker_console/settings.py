@@ -46,7 +46,15 @@ CONSOLE_SECTION = SectionSchema.of(
             "bool",
             True,
             "Listen to Celery's task and worker events in the console process (one thread per "
-            "process), for the overview's chart of tasks in the last hour.",
+            "process), for the overview's chart of tasks in the last hour, the live workers "
+            "table and the task history.",
+        ),
+        Key(
+            "TASK_HISTORY_DAYS",
+            "float",
+            7.0,
+            "Days the console keeps a task in its history (the every-task list and each task's "
+            "page) after its last event; older tasks are deleted every ten minutes.",
         ),
     ],
     "The operator console (flasker-console): cfg editor, overview, endpoints, tasks, workers.",

@@ -84,6 +84,11 @@ def task_model() -> Any:
     return _TABLE.model()
 
 
+def existing_model(project: Project) -> Any:
+    """The model when its table exists, else None (creating nothing)."""
+    return _TABLE.existing(project)
+
+
 def ensure_table(project: Project) -> None:
     """Create the table when missing (once per engine and mapping)."""
     _TABLE.ensure(project)

@@ -7,13 +7,14 @@ survives a console restart. The form that sends one: task_form.py.
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from . import activity
+from . import activity, task_history, task_table
 from .exceptions import ConsoleError
 from .task_form import (
     TaskForm,
@@ -45,6 +46,13 @@ class TaskStateError(ConsoleError):
     one), or it was not sent from this console."""
 
     status = 409
+
+
+class TaskNotFound(ConsoleError):
+    """No task with this id was sent from the console or heard from a worker (or it was
+    purged from the history)."""
+
+    status = 404
 
 
 class BrokerUnavailable(ConsoleError):
@@ -157,15 +165,59 @@ def send(
     return row
 
 
-def get(project: Project, task_id: str) -> Any:
-    model = task_model()
-    ensure_table(project)
+def find(project: Project, task_id: str) -> Any:
+    """The console's row of a task it sent (detached), or None (creating no table)."""
+    model = task_table.existing_model(project)
+    if model is None:
+        return None
     with project.db.Session(expire_on_commit=False) as session:
         row = session.scalar(select(model).where(model.task_id == task_id))
-        if row is None:
-            raise TaskStateError(f"no task {task_id} was sent from this console")
-        session.expunge(row)
+        if row is not None:
+            session.expunge(row)
     return row
+
+
+def get(project: Project, task_id: str) -> Any:
+    row = find(project, task_id)
+    if row is None:
+        raise TaskNotFound(f"no task {task_id} was sent from this console")
+    return row
+
+
+def _heard(project: Project, task_id: str) -> Any:
+    """The history's row of a task the console did not send; TaskNotFound when unknown."""
+    row = task_history.get(project, task_id)
+    if row is None:
+        raise TaskNotFound(
+            f"no task {task_id} was sent from this console or heard from a worker (the "
+            "history keeps a task for [CONSOLE] TASK_HISTORY_DAYS after its last event)"
+        )
+    return row
+
+
+#: Repr text this long may have been shortened by Celery (`argsrepr_maxsize`, 1024).
+SHORTENED_AT = 1000
+
+
+def _literal(text: str | None, kind: type, what: str, task_id: str) -> Any:
+    """The value a worker's repr text stands for, when it is a plain literal (not shortened
+    by the worker with `...`, not an object's repr)."""
+    value = None
+    # Celery shortens a long repr with "..." (inside a string it still parses: 'vvv...'),
+    # at about `argsrepr_maxsize` (1024) characters: such text is refused, never sent shortened
+    if text is None or ("..." not in text and len(text) < SHORTENED_AT):
+        try:
+            value = ast.literal_eval(text or ("()" if kind is list else "{}"))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
+    if kind is list and isinstance(value, tuple | list):
+        return list(value)
+    if kind is dict and isinstance(value, dict):
+        return value
+    raise TaskStateError(
+        f"task {task_id} cannot be sent again: its {what} as the worker reported them "
+        f"({(text or '')[:80]}) are shortened or not plain values; send it from its form"
+    )
 
 
 def retry(
@@ -175,8 +227,24 @@ def retry(
     timeout: float = 2.0,
     record: bool = False,
 ) -> Any:
-    """Send a failed (or revoked) task again with its original arguments and options."""
-    row = get(project, task_id)
+    """Send a failed (or revoked) task again with its original arguments (and, when the
+    console sent it, its queue). A task sent elsewhere is sent again with the arguments its
+    events carried, when they are plain values."""
+    row = find(project, task_id)
+    if row is None:
+        heard = _heard(project, task_id)
+        if heard.state not in ("FAILURE", "REVOKED") or not heard.name:
+            raise TaskStateError(f"task {task_id} is {heard.state}: only failed tasks are retried")
+        return send(
+            project,
+            heard.name,
+            _literal(heard.args, list, "args", task_id),
+            _literal(heard.kwargs, dict, "kwargs", task_id),
+            sent_by=sent_by,
+            retry_of=task_id,
+            timeout=timeout,
+            record=record,
+        )
     if row.state not in ("FAILURE", "REVOKED"):
         raise TaskStateError(f"task {task_id} is {row.state}: only failed tasks are retried")
     return send(
@@ -196,10 +264,14 @@ def revoke(
     project: Project, task_id: str, revoked_by: str | None = None, record: bool = False
 ) -> Any:
     """Ask the workers to drop a task that has not started (a broadcast; no reply awaited);
-    `record`: also add `task.revoked` to the activity log, in the same transaction."""
-    row = get(project, task_id)
-    if row.is_final or row.state == "STARTED":
-        raise TaskStateError(f"task {task_id} is {row.state}: only pending tasks are revoked")
+    `record`: also add `task.revoked` to the activity log, in the same transaction.
+
+    A task the console did not send is revoked from its history row (RECEIVED or RETRY)."""
+    row = find(project, task_id)
+    heard = _heard(project, task_id) if row is None else None
+    current: Any = row if row is not None else heard
+    if current.is_final or current.state == "STARTED":
+        raise TaskStateError(f"task {task_id} is {current.state}: only pending tasks are revoked")
     try:
         project.celery.control.revoke(task_id)
     except Exception as error:
@@ -207,6 +279,16 @@ def revoke(
             f"could not revoke {task_id}: the broker did not take the request "
             f"({type(error).__name__}: {error})"
         ) from None
+    if heard is not None:
+        if record:
+            activity.record(
+                project,
+                revoked_by,
+                "task.revoked",
+                f"{heard.name} {task_id}",
+                activity.as_json({"args": heard.args, "kwargs": heard.kwargs}),
+            )
+        return heard
     model = task_model()
     logged = None
     if record:
@@ -277,10 +359,12 @@ __all__ = [
     "TaskForm",
     "TaskInputError",
     "TaskList",
+    "TaskNotFound",
     "TaskRecord",
     "TaskStateError",
     "arguments_from_form",
     "ensure_table",
+    "find",
     "get",
     "options_from_form",
     "parse_value",

@@ -1,7 +1,8 @@
 """The mounted console's blueprint: the route table of every page and its template context.
 
 One view per page renders the whole page, or only the partial an htmx request asks for; the
-pages live in their own modules (overview_views, config_views, celery_views, limits_views,
+pages live in their own modules (overview_views, config_views, celery_views, history_views,
+limits_views,
 endpoints_page, activity_views, projects_views, metrics); blueprint.py has what they share
 (CSRF, errors, htmx).
 Changes need an admin when flasker-auth is on.
@@ -83,6 +84,10 @@ def _add_celery_rules(blueprint: Blueprint) -> None:
     blueprint.add_url_rule(
         "/tasks/<task_id>/revoke", "tasks_revoke", admin_only(cv.tasks_revoke), methods=["POST"]
     )
+    from . import history_views as hv
+
+    blueprint.add_url_rule("/tasks/history", "task_history", hv.history_page)
+    blueprint.add_url_rule("/tasks/<task_id>", "task_detail", hv.task_page)
     blueprint.add_url_rule("/workers", "workers", cv.workers_page)
     blueprint.add_url_rule("/workers/table", "workers_table", cv.workers_table)
     blueprint.add_url_rule(
