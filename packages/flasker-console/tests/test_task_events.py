@@ -162,3 +162,64 @@ def test_purge_keeps_what_is_younger_than_keep(quiet: ConsoleSite) -> None:
     assert purge(quiet.project, keep=timedelta(minutes=20), now=AT) == 3
     assert [row[1] for row in stored(quiet)] == ["FAILURE", "FAILURE"]
     assert timedelta(hours=24) == task_events.KEEP
+
+
+# -- when the listener writes -----------------------------------------------------------------
+class Clock:
+    """`time` for events.py: monotonic() returns what the test sets."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+
+def heard(listener: Any, kind: str, task_id: str) -> None:
+    listener._on_event({"type": kind, "uuid": task_id, "timestamp": AT.timestamp()})
+    listener._on_iteration()  # the receiver calls it after every message
+
+
+def test_a_task_s_end_is_written_at_once_the_rest_in_batches(
+    quiet: ConsoleSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events wait up to FLUSH_EVERY (1 s) to be written together; a task's final event goes
+    out within FLUSH_FINAL_EVERY (0.1 s), so its end shows on the pages at once."""
+    from flasker_console import events
+
+    clock = Clock()
+    monkeypatch.setattr(events, "time", clock)
+    listener = events.EventListener(quiet.project)
+    heard(listener, "task-received", "t1")  # the first batch goes out at once
+    assert [row[:2] for row in stored(quiet)] == [("t1", "RECEIVED")]
+
+    clock.now += 0.5
+    heard(listener, "task-started", "t1")
+    assert len(stored(quiet)) == 1  # waits for the batch (1 s)
+    clock.now += 0.05
+    heard(listener, "task-succeeded", "t1")  # its end: written now, with what waited
+    assert [row[:2] for row in stored(quiet)] == [
+        ("t1", "RECEIVED"),
+        ("t1", "STARTED"),
+        ("t1", "SUCCESS"),
+    ]
+    # a burst of endings: one write per FLUSH_FINAL_EVERY, not one per event
+    heard(listener, "task-failed", "t3")
+    heard(listener, "task-revoked", "t4")
+    assert len(stored(quiet)) == 3
+    clock.now += events.FLUSH_FINAL_EVERY
+    listener._on_iteration()  # the receiver's next wake-up
+    assert len(stored(quiet)) == 5
+
+    # a task that only starts waits for the whole batch interval
+    clock.now += 0.5
+    heard(listener, "task-started", "t2")
+    clock.now += 0.4
+    listener._on_iteration()
+    assert len(stored(quiet)) == 5
+    clock.now += 0.2
+    listener._on_iteration()
+    assert len(stored(quiet)) == 6

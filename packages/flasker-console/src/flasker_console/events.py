@@ -69,6 +69,12 @@ WORKER_EVENTS = frozenset({"worker-online", "worker-heartbeat", "worker-offline"
 PURGE_EVERY = 600.0
 #: Seconds events wait in memory before they are written together.
 FLUSH_EVERY = 1.0
+#: Seconds between writes once a task's final event (succeeded, failed, revoked) waits in the
+#: buffer: the operator who watches a task wants its end on the page at once, and a burst of
+#: endings still goes out in a few batches, not one transaction per event.
+FLUSH_FINAL_EVERY = 0.1
+#: The states that end a task (see FLUSH_FINAL_EVERY).
+FINAL_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: Events kept in memory while the database refuses them; the oldest are dropped beyond it.
 MAX_BUFFER = 10_000
 #: Seconds before the first reconnection attempt, the growth of each further pause and its cap
@@ -183,6 +189,8 @@ class EventListener:
         self._lock = threading.Lock()
         self._buffer: list[TaskEvent] = []
         self._last_flush = 0.0
+        #: A task's final event waits in the buffer: write it after FLUSH_FINAL_EVERY.
+        self._final_waiting = False
         self._next_purge = 0.0
         self.connected = False
         #: Whether the current round got as far as consuming (see `_run`).
@@ -339,16 +347,22 @@ class EventListener:
                 with self._lock:
                     self._buffer.append(fact)
                     del self._buffer[:-MAX_BUFFER]
+                    if fact.state in FINAL_STATES:
+                        self._final_waiting = True
         except Exception:  # a malformed event must not stop the listener
             logger.exception("console event listener: cannot read event %r", event)
 
     def _flush(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last_flush < self.flush_every:
+        every = self.flush_every
+        if self._final_waiting:
+            every = min(every, FLUSH_FINAL_EVERY)
+        if not force and now - self._last_flush < every:
             return
         self._last_flush = now
         with self._lock:
             batch, self._buffer = self._buffer, []
+            self._final_waiting = False
         if not batch:
             return
         try:
