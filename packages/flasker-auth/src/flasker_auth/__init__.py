@@ -24,14 +24,16 @@ if TYPE_CHECKING:
     from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
     from .exceptions import AuthError, AuthSetupError, SignInError
-    from .guard import login_required, public, roles_required
+    from .guard import TOKEN_SCOPE_MARK, login_required, public, roles_required, token_scope
     from .manager import AuthManager, GoogleAuthManager
     from .models import auth_models
-    from .policy import ADMIN, VIEWER, AccessPolicy
+    from .policy import ADMIN, METRICS_SCOPE, VIEWER, AccessPolicy
     from .safety import safe_next
 
 _WHERE = {
     "ADMIN": ".policy",
+    "METRICS_SCOPE": ".policy",
+    "TOKEN_SCOPE_MARK": ".guard",
     "VIEWER": ".policy",
     "AccessPolicy": ".policy",
     "AuthError": ".exceptions",
@@ -45,10 +47,13 @@ _WHERE = {
     "public": ".guard",
     "roles_required": ".guard",
     "safe_next": ".safety",
+    "token_scope": ".guard",
 }
 
 __all__ = [
     "ADMIN",
+    "METRICS_SCOPE",
+    "TOKEN_SCOPE_MARK",
     "VIEWER",
     "AccessPolicy",
     "AuthError",
@@ -62,6 +67,7 @@ __all__ = [
     "public",
     "roles_required",
     "safe_next",
+    "token_scope",
 ]
 
 

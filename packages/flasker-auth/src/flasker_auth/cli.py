@@ -5,6 +5,7 @@ the project (whose modules register the `AuthManager`) and works in its database
 
     flasker auth user add ops@example.com --role admin
     flasker auth token create --email ops@example.com --scopes api:read,api:write --expires 30d
+    flasker auth token create --email ops@example.com --scopes metrics:read --name prometheus
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import click
 from flasker.cli import CONTEXT_SETTINGS, ScriptInfo, pass_info
 
 from .exceptions import AuthError
-from .policy import ADMIN, ROLES, SCOPES, VIEWER, WRITE_SCOPE, normalize_email
+from .policy import ADMIN, ADMIN_SCOPES, ROLES, SCOPES, VIEWER, WRITE_SCOPE, normalize_email
 
 if TYPE_CHECKING:
     from .manager import AuthManager
@@ -196,7 +197,8 @@ def token_group() -> None:
     "--scopes",
     default="api:read",
     show_default=True,
-    help=f"Comma list of {', '.join(SCOPES)} (read: GET/HEAD/OPTIONS, write: the others).",
+    help=f"Comma list of {', '.join(SCOPES)} (api read: GET/HEAD/OPTIONS, api write: the "
+    "others; metrics:read: the console's Prometheus /metrics, nothing else).",
 )
 @click.option("--expires", help="Lifetime, e.g. 30d, 12h or never (default: TOKEN_DEFAULT_EXPIRY).")
 @click.option("--name", help="What the token is for (shown by 'list').")
@@ -206,7 +208,8 @@ def token_create_command(
 ) -> None:
     """Create an API token for an existing user and print it once: only its hash is kept.
 
-    A token never does more than its user's role allows: api:write is refused for a viewer.
+    A token never does more than its user's role allows: api:write and metrics:read are refused
+    for a viewer.
     For admin@localhost (the development admin) the user is created if needed; its tokens work
     while 'flasker server' runs with the development sign-in link enabled (DEV_LOGIN)."""
     from ._duration import parse_duration
@@ -232,6 +235,13 @@ def token_create_command(
                 f"{user.email} is a {user.role}, and viewers may only read through the API: "
                 f"an {WRITE_SCOPE} token would be refused. Create an api:read token, or make "
                 f"them an admin first: flasker auth user role {user.email} admin"
+            )
+        admin_only = [s for s in scope_list if s in ADMIN_SCOPES]
+        if admin_only and user.role != ADMIN:
+            raise AuthError(
+                f"{user.email} is a {user.role}, and only an admin's token may carry "
+                f"{', '.join(admin_only)}: it would be refused. Make them an admin first "
+                f"(flasker auth user role {user.email} admin), or create it for an admin"
             )
         token, record = create_token(
             auth.db_session(), auth.models, user, scope_list, lifetime, name

@@ -3,13 +3,18 @@
 Once an `AuthManager` is registered, a `before_request` lets through only `@public` views,
 `PUBLIC_ENDPOINTS`, static files (any endpoint named `static` or ending in `.static`) and the
 auth routes. Everything else needs a user, from the session or, under the API's URL prefix,
-from an `Authorization: Bearer` token. Refusals:
+from an `Authorization: Bearer` token. Outside the API a bearer token opens only a view marked
+`@token_scope(scope)`, and only when the token carries that scope (a machine client such as a
+Prometheus scraper, which cannot sign in through the provider). Refusals:
 
 - pages: 302 to the sign-in route with a `next` that stays on the site;
 - API requests (under the API's prefix, or asking for JSON and not HTML): 401
   `application/problem+json` with `WWW-Authenticate: Bearer realm=...`; a token without the
   scope of the method, or a viewer writing through the API (signed in or through a token:
   a token's scopes never exceed its user's role), gets 403;
+- a bearer token on a `@token_scope` view: 401 problem when it is not valid, expired or
+  revoked, 403 problem when it lacks the view's scope or its user no longer has the role the
+  scope needs (ADMIN_SCOPES in policy.py);
 - any unsafe request (POST, PUT, PATCH, DELETE) without a bearer token that a page of another
   site sent (`Sec-Fetch-Site`, else `Origin` against the Host; safety.py) gets 403, before
   anything else: the session cookie a browser adds by itself never changes anything from there.
@@ -23,6 +28,11 @@ Decorators for views::
     @app.post("/settings")
     @roles_required("admin")
     def settings(): ...
+
+    @app.get("/metrics")
+    @token_scope("metrics:read")  # a session works too, as on any page
+    @roles_required("admin")
+    def metrics(): ...
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
 from ._site import EXTENSION
-from .policy import ADMIN, READ_METHODS, WRITE_SCOPE
+from .policy import ADMIN, ADMIN_SCOPES, READ_METHODS, SCOPES, WRITE_SCOPE
 from .problems import PROBLEM_MIMETYPE as PROBLEM_MIMETYPE
+from .problems import problem_response
 from .safety import cross_origin_problem, safe_next
 from .tokens import find_token, note_use, scope_for
 
@@ -49,12 +60,44 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 PUBLIC_MARK = "_flasker_public"
+#: The attribute `token_scope` sets on a view: the scope a bearer token needs to open it.
+TOKEN_SCOPE_MARK = "_flasker_token_scope"
 
 
 def public(view: F) -> F:
     """Mark a view as open to anonymous visitors (put it under `@app.route`)."""
     setattr(view, PUBLIC_MARK, True)
     return view
+
+
+def token_scope(scope: str) -> Callable[[F], F]:
+    """Let a bearer token carrying `scope` open this view (put it outermost, under the route).
+
+    A request to it with `Authorization: Bearer <token>` is signed in as the token's user for
+    that request (no session), whatever the URL: the token must be valid and carry `scope`
+    (under the API too: the mark, not the method's api scope, decides). Without a bearer header
+    the view is guarded as any other (session). Inner decorators such as `roles_required` still
+    apply, to the token's user."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown token scope {scope!r}: use one of {', '.join(SCOPES)}")
+
+    def decorate(view: F) -> F:
+        setattr(view, TOKEN_SCOPE_MARK, scope)
+        return view
+
+    return decorate
+
+
+def token_scope_of(endpoint: str | None) -> str | None:
+    """The scope a bearer token needs to open `endpoint`, when its view is `@token_scope`."""
+    if endpoint is None:
+        return None
+    view = current_app.view_functions.get(endpoint)
+    if view is None:
+        return None
+    view_class = getattr(view, "view_class", None)
+    scope = getattr(view, TOKEN_SCOPE_MARK, None) or getattr(view_class, TOKEN_SCOPE_MARK, None)
+    return scope if isinstance(scope, str) else None
 
 
 def login_required(view: F) -> F:
@@ -125,8 +168,9 @@ def check_request(manager: AuthSite) -> Response | None:
         return None
     is_api = manager.is_api_request()
     bearer = _bearer_token()
-    if bearer is not None and is_api:
-        refusal = _authenticate_token(manager, bearer)
+    scope = token_scope_of(request.endpoint) if bearer is not None else None
+    if bearer is not None and (is_api or scope is not None):
+        refusal = _authenticate_token(manager, bearer, scope)
         if refusal is not None:
             return None if is_public_endpoint(manager, request.endpoint) else refusal
         return None
@@ -141,14 +185,16 @@ def check_request(manager: AuthSite) -> Response | None:
 
 def refuse_cross_origin(manager: AuthSite) -> Response | None:
     """403 for an unsafe request a page of another site made the browser send (whatever its
-    CSRF token): see `safety.cross_origin_problem`. An API request with a bearer token carries
-    no ambient credential (a browser never adds one by itself; the token is what authenticates
-    it) and is not checked; anywhere else a bearer header is ignored by the guard, which goes by
-    the session cookie, so it exempts nothing. The standalone console's hub calls it for the
-    consoles it admits."""
+    CSRF token): see `safety.cross_origin_problem`. An API request with a bearer token, or one
+    to a `@token_scope` view, carries no ambient credential (a browser never adds one by
+    itself; the token is what authenticates it) and is not checked; anywhere else a bearer
+    header is ignored by the guard, which goes by the session cookie, so it exempts nothing.
+    The standalone console's hub calls it for the consoles it admits."""
     if request.method in READ_METHODS:
         return None
-    if _bearer_token() and manager.is_api_request():
+    if _bearer_token() and (
+        manager.is_api_request() or token_scope_of(request.endpoint) is not None
+    ):
         return None
     trusted = [manager.external_url] if manager.external_url else []
     problem = cross_origin_problem(
@@ -186,8 +232,11 @@ def _bearer_token() -> str | None:
     return value.strip()
 
 
-def _authenticate_token(manager: AuthSite, presented: str) -> Response | None:
-    """Sign the request in with the token, or return the 401/403 refusal."""
+def _authenticate_token(
+    manager: AuthSite, presented: str, scope: str | None = None
+) -> Response | None:
+    """Sign the request in with the token, or return the 401/403 refusal. The token needs
+    `scope` (a `@token_scope` view's), else the scope of the request's method (the API)."""
     session = manager.db_session()
     models = manager.models
     record = find_token(session, models, presented)
@@ -199,14 +248,29 @@ def _authenticate_token(manager: AuthSite, presented: str) -> Response | None:
     user = session.get(models.User, record.user_id)
     if user is None or not manager.may_use(user):
         return manager.refuse_token("the bearer token's user may no longer sign in")
-    needed = scope_for(request.method)
-    if needed not in record.scope_set:
-        return manager.refuse_forbidden(
-            f"this token lacks the {needed} scope needed for {request.method} "
-            f"(it has: {record.scopes or 'none'})"
-        )
-    if needed == WRITE_SCOPE and user.role != ADMIN:
-        return _refuse_viewer_write(manager, user, ", whatever their token's scopes")
+    if scope is not None:
+        if scope not in record.scope_set:
+            return problem_response(
+                403,
+                f"this token lacks the {scope} scope needed for {request.path} "
+                f"(it has: {record.scopes or 'none'}); create one with 'flasker auth token "
+                f"create --email {user.email} --scopes {scope}'",
+            )
+        if scope in ADMIN_SCOPES and user.role != ADMIN:
+            return problem_response(
+                403,
+                f"{user.email} is a {user.role}: a {scope} token works only for an admin; an "
+                f"admin can run 'flasker auth user role {user.email} admin'",
+            )
+    else:
+        needed = scope_for(request.method)
+        if needed not in record.scope_set:
+            return manager.refuse_forbidden(
+                f"this token lacks the {needed} scope needed for {request.method} "
+                f"(it has: {record.scopes or 'none'})"
+            )
+        if needed == WRITE_SCOPE and user.role != ADMIN:
+            return _refuse_viewer_write(manager, user, ", whatever their token's scopes")
     if note_use(record):
         session.commit()
     _set_request_user(user)

@@ -19,7 +19,13 @@ ROLES = (ADMIN, VIEWER)
 #: API token scopes: `api:read` allows the safe methods, `api:write` the others.
 READ_SCOPE = "api:read"
 WRITE_SCOPE = "api:write"
-SCOPES = (READ_SCOPE, WRITE_SCOPE)
+#: `metrics:read` opens only the views marked `@token_scope("metrics:read")` (the console's
+#: Prometheus `/metrics`), never the API nor any other page: what a scraper needs.
+METRICS_SCOPE = "metrics:read"
+SCOPES = (READ_SCOPE, WRITE_SCOPE, METRICS_SCOPE)
+#: Scopes only an admin's token may carry (refused at creation and, should the user become a
+#: viewer, at every use).
+ADMIN_SCOPES = frozenset({WRITE_SCOPE, METRICS_SCOPE})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -1,9 +1,11 @@
 """API tokens: `fla_<random>` shown once, only its sha256 stored.
 
 A token is looked up by its first characters (`prefix`, also what listings show) and then
-compared by hash in constant time, so neither the database nor timing gives it away. Scopes map
-to HTTP methods: `api:read` allows GET, HEAD and OPTIONS, `api:write` the others. Revoked and
-expired tokens are refused (401); a missing scope is 403.
+compared by hash in constant time, so neither the database nor timing gives it away. Under the
+API, scopes map to HTTP methods: `api:read` allows GET, HEAD and OPTIONS, `api:write` the
+others. Elsewhere a token opens only a view marked `@token_scope(scope)` (guard.py) when it
+carries that scope, e.g. `metrics:read` for the console's `/metrics`. Revoked and expired
+tokens are refused (401); a missing scope is 403.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def scope_for(method: str) -> str:
 
 
 def parse_scopes(scopes: str | Iterable[str]) -> list[str]:
-    """Scopes from `api:read,api:write` (or a list); ValueError names the known ones."""
+    """Scopes from `api:read,metrics:read` (or a list), in SCOPES order; ValueError names the
+    known ones."""
     items = scopes.replace(",", " ").split() if isinstance(scopes, str) else list(scopes)
     unknown = [s for s in items if s not in SCOPES]
     if unknown or not items:
