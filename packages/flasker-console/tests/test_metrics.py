@@ -1,6 +1,7 @@
 """The console's Prometheus metrics (metrics.py): tasks by name, worker and state, their events
 and runtimes from the stored events (one query, on SQLite and PostgreSQL), workers online from
-the heartbeats of a real worker, admins only, and no broadcast round started by a scrape."""
+the heartbeats of a real worker, admins only (a session, or a scraper's metrics:read token that
+opens nothing else), and no broadcast round started by a scrape."""
 
 from __future__ import annotations
 
@@ -203,6 +204,130 @@ def test_only_an_admin_reads_the_metrics(make_auth_console: Callable[..., Consol
     site.client = site.app.test_client()
     assert site.client.get("/test-sign-in/admin@example.test").get_data(as_text=True) == "admin"
     assert "# TYPE flasker_console_tasks gauge" in scrape(site)
+
+
+def make_token(site: ConsoleSite, email: str, role: str, scopes: str) -> str:
+    """A token as `flasker auth token create` makes it, for a stored user with `role`."""
+    from flasker_auth.tokens import create_token
+
+    auth = site.app.extensions["flasker_auth"]
+    with site.app.app_context():
+        user = auth.find_user(email) or auth.record_sign_in(email)
+        user.role = role
+        token, _record = create_token(auth.db_session(), auth.models, user, [scopes], None)
+        auth.db_session().commit()
+    return token
+
+
+def change(site: ConsoleSite, email: str, **values: Any) -> None:
+    """Set columns of a stored user's row (`role=...`) or, with `token_revoked`, revoke all
+    their tokens, as the CLI would."""
+    from flasker_auth.models import utcnow
+
+    auth = site.app.extensions["flasker_auth"]
+    with site.app.app_context():
+        session = auth.db_session()
+        user = auth.find_user(email)
+        if values.pop("token_revoked", False):
+            for record in session.query(auth.models.ApiToken).filter_by(user_id=user.id):
+                record.revoked = utcnow()
+        for key, value in values.items():
+            setattr(user, key, value)
+        session.commit()
+
+
+def bearer(token: str) -> dict[str, str]:
+    """What a Prometheus scraper (or curl) sends: no cookie, no Accept preference."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_scraper_reads_the_metrics_with_a_metrics_token(
+    make_auth_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_auth_console()
+    store(site.project, facts())
+    token = make_token(site, "admin@example.test", "admin", "metrics:read")
+    scraper = site.app.test_client(use_cookies=False)
+
+    response = scraper.get(site.url("/metrics"), headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.content_type == CONTENT_TYPE_LATEST
+    text = response.get_data(as_text=True)
+    assert samples(text, "flasker_console_tasks")[tasks("site.add", "w1@h", "SUCCESS")] == 1.0
+    assert "Set-Cookie" not in response.headers  # signed in for this request only
+    # Prometheus' own Accept header, and HEAD, answer the same way
+    accept = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4"
+    headers = {**bearer(token), "Accept": accept + ",*/*;q=0.1"}
+    assert scraper.get(site.url("/metrics"), headers=headers).status_code == 200
+    assert scraper.head(site.url("/metrics"), headers=bearer(token)).status_code == 200
+
+    anonymous = scraper.get(site.url("/metrics"))
+    assert anonymous.status_code != 200
+    assert "flasker_console_tasks" not in anonymous.get_data(as_text=True)
+
+
+def test_a_metrics_token_opens_no_other_console_page(
+    make_auth_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_auth_console()
+    token = make_token(site, "admin@example.test", "admin", "metrics:read")
+    scraper = site.app.test_client(use_cookies=False)
+    for path in ("/", "/config", "/tasks", "/workers", "/status"):
+        response = scraper.get(site.url(path), headers=bearer(token))
+        assert response.status_code in (302, 401), (path, response.status_code)
+    # nor may it change anything, even sent as a form from this site
+    refused = scraper.post(site.url("/tasks"), headers=bearer(token), data={"name": "x"})
+    assert refused.status_code in (302, 401, 403), refused.status_code
+
+
+def test_a_token_without_the_metrics_scope_is_refused_with_403(
+    make_auth_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_auth_console()
+    token = make_token(site, "admin@example.test", "admin", "api:read")
+    response = site.app.test_client(use_cookies=False).get(
+        site.url("/metrics"), headers=bearer(token)
+    )
+    assert response.status_code == 403, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    detail = response.get_json()["detail"]
+    assert "lacks the metrics:read scope" in detail, detail
+    assert "it has: api:read" in detail, detail
+    assert "flasker_console_tasks" not in response.get_data(as_text=True)
+
+
+def test_a_revoked_or_unknown_metrics_token_gets_401(
+    make_auth_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_auth_console()
+    token = make_token(site, "admin@example.test", "admin", "metrics:read")
+    scraper = site.app.test_client(use_cookies=False)
+    assert scraper.get(site.url("/metrics"), headers=bearer(token)).status_code == 200
+    change(site, "admin@example.test", token_revoked=True)
+    revoked = scraper.get(site.url("/metrics"), headers=bearer(token))
+    assert revoked.status_code == 401
+    assert revoked.mimetype == "application/problem+json"
+    assert "revoked" in revoked.get_json()["detail"]
+    assert revoked.headers["WWW-Authenticate"].startswith("Bearer")
+    unknown = scraper.get(site.url("/metrics"), headers=bearer("fla_" + "x" * 43))
+    assert unknown.status_code == 401
+    assert "not valid" in unknown.get_json()["detail"]
+
+
+def test_a_metrics_token_of_a_demoted_admin_gets_403(
+    make_auth_console: Callable[..., ConsoleSite],
+) -> None:
+    site = make_auth_console()
+    token = make_token(site, "admin@example.test", "admin", "metrics:read")
+    scraper = site.app.test_client(use_cookies=False)
+    assert scraper.get(site.url("/metrics"), headers=bearer(token)).status_code == 200
+    change(site, "admin@example.test", role="viewer")
+    demoted = scraper.get(site.url("/metrics"), headers=bearer(token))
+    assert demoted.status_code == 403
+    assert demoted.mimetype == "application/problem+json"
+    assert "viewer" in demoted.get_json()["detail"]
+    change(site, "admin@example.test", role="admin")
+    assert scraper.get(site.url("/metrics"), headers=bearer(token)).status_code == 200
 
 
 # -- a real worker ----------------------------------------------------------------------------

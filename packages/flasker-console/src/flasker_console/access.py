@@ -2,6 +2,9 @@
 
 With flasker-auth registered, its guard already closes every console page to anonymous
 visitors; changes additionally need the admin role (`flasker_auth.roles_required("admin")`).
+A bearer token opens no console page, except a view marked with `token_scoped` for the token's
+scope (`/metrics`, for a `metrics:read` token of an admin): the guard then signs the token's
+user in for that request, so `admin_only` and `current_operator` see them as any user.
 Without it (local use) everyone may do everything, and every page says so. Either way a change
 needs the app's SECRET_KEY, which signs the CSRF tokens that protect it.
 
@@ -94,6 +97,17 @@ def current_operator() -> Operator:
     if not current_user.is_authenticated:
         return Operator(True, None, None, has_secret)
     return Operator(True, current_user.email, current_user.role, has_secret)
+
+
+def token_scoped(view: F, scope: str) -> F:
+    """Let a bearer token carrying `scope` open `view` (flasker-auth's `token_scope` mark; the
+    guard checks the token, then the view's own checks apply to its user). flasker-auth is
+    optional: without it installed, `view` is returned as it is (nothing reads the mark)."""
+    try:
+        from flasker_auth import token_scope
+    except ImportError:
+        return view
+    return token_scope(scope)(view)
 
 
 def admin_only(view: F) -> F:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the project's tasks and workers: `GET <console>/metrics` (admins only).
+"""Prometheus metrics of the project's tasks and workers: `GET <console>/metrics` (admins only:
+an admin's session, or with flasker-auth a `metrics:read` token of an admin, for a scraper).
 
 Computed on each scrape from what the console already keeps, never by asking the workers (a
 broadcast round inside a scrape would cost a whole inspect timeout):
@@ -273,7 +274,8 @@ def cached_workers(site: ConsoleSite) -> WorkersView | None:
 
 
 def metrics_page() -> Response:
-    """`GET <console>/metrics` (registered admin-only by views.py)."""
+    """`GET <console>/metrics` (registered admin-only, and open to a `metrics:read` bearer
+    token, by views.py)."""
     site = console_site()
     project = site.project
     assert project is not None  # set when the console is registered

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app
 from . import config_views as config
 from . import overview_views as overview
 from ._site import console_site
-from .access import admin_only, current_operator, logout_url
+from .access import admin_only, current_operator, logout_url, token_scoped
 from .blueprint import BLUEPRINT_NAME as BLUEPRINT_NAME
 from .blueprint import SAFE_METHODS as SAFE_METHODS
 from .blueprint import console_blueprint as console_blueprint
@@ -67,7 +67,10 @@ def make_blueprint() -> Blueprint:
     )
     from .metrics import metrics_page
 
-    blueprint.add_url_rule("/metrics", "metrics", admin_only(metrics_page))
+    # an admin's session, or a Prometheus scraper's metrics:read token (never any other page)
+    blueprint.add_url_rule(
+        "/metrics", "metrics", token_scoped(admin_only(metrics_page), "metrics:read")
+    )
     return blueprint
 
 
