@@ -4,10 +4,13 @@ own htmx request)."""
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from celery.signals import after_task_publish
 from flask import redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from flasker.editor import version_of
 from flasker.exceptions import ConfigError
@@ -15,9 +18,11 @@ from flasker.exceptions import ConfigError
 from . import editing
 from ._site import console_site
 from .blueprint import htmx
-from .health import project_checks
+from .health import recent, recent_checks
 
 if TYPE_CHECKING:
+    from flasker.project import Project
+
     from .queues import QueueLengths
     from .workers import WorkersView
 
@@ -27,25 +32,13 @@ def overview() -> Any:
     project = manager.project
     assert project is not None
     path = Path(project.config.path)
-    sections: list[tuple[str, int]] = []
-    load_problem = None
-    restart_needed = False
-    try:
-        text = path.read_text(encoding="utf-8")
-        edit = editing.open_edit(path)
-        sections = [(card.name, len(card.rows)) for card in edit.cards]
-        if project.is_started:
-            restart_needed = version_of(text) != project.config.version
-        else:
-            # `flasker console` serves the file as it is now (its app is rebuilt when it
-            # changes): check it as a start would, so a bad value shows here too
-            from flasker.config import load_config
-
-            load_config(path)
-    except (ConfigError, OSError) as error:
-        load_problem = str(error)
-    checks = project_checks(project, manager.check_timeout)
+    sections, load_problem, version = _read_cfg(project, path)
+    restart_needed = version is not None and version != project.config.version
+    checks = recent_checks(project, manager.check_timeout)
     database = next((check for check in checks if check.name == "database"), None)
+    chart = _chart_context(
+        database.detail if database is not None and not database.ok else None, shared=True
+    )
     return render_template(
         "flasker_console/overview.html",
         path=path,
@@ -53,8 +46,64 @@ def overview() -> Any:
         load_problem=load_problem,
         restart_needed=restart_needed,
         checks=checks,
-        **_chart_context(database.detail if database is not None and not database.ok else None),
+        chart_html=_chart_html(project, chart),
+        **chart,
     )
+
+
+#: Project → (chart, listener state, the card's HTML): the overview's last chart card, drawn
+#: again only when the chart (`recent`) or what the card says of the listener changed.
+_drawn: weakref.WeakKeyDictionary[Project, tuple[Any, Any, Markup]] = weakref.WeakKeyDictionary()
+
+
+def _chart_html(project: Project, context: dict[str, Any]) -> Markup:
+    """The "Tasks, last hour" card body (partials/task_chart.html, 60 bars: most of the
+    page's rendering) for `context` (`_chart_context`), reused while it shows the same chart."""
+    listener, chart = context["listener"], context["chart"]
+    state = (
+        context["chart_problem"],
+        context["listening"],
+        None
+        if listener is None
+        else (listener.connected, listener.since, listener.problem, listener.database_problem),
+    )
+    drawn = _drawn.get(project)
+    if chart is not None and drawn is not None and drawn[0] is chart and drawn[1] == state:
+        return drawn[2]
+    html = Markup(render_template("flasker_console/partials/task_chart.html", **context))
+    if chart is not None:
+        _drawn[project] = (chart, state, html)
+    return html
+
+
+def _read_cfg(project: Project, path: Path) -> tuple[list[tuple[str, int]], str | None, str | None]:
+    """The cfg card: (section, key count) pairs, why the file cannot be read or loaded, and
+    the file's version when the app runs (None otherwise: no restart to ask for). Read again
+    when the file changed on disk (its stat), else at most once per `FRESH_FOR` seconds."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _parse_cfg(path, project.is_started)
+    key = ("cfg", str(path), project.is_started, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
+    return recent(project).get(key, lambda: _parse_cfg(path, project.is_started))
+
+
+def _parse_cfg(path: Path, started: bool) -> tuple[list[tuple[str, int]], str | None, str | None]:
+    sections: list[tuple[str, int]] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+        edit = editing.open_edit(path)
+        sections = [(card.name, len(card.rows)) for card in edit.cards]
+        if started:
+            return sections, None, version_of(text)
+        # `flasker console` serves the file as it is now (its app is rebuilt when it
+        # changes): check it as a start would, so a bad value shows here too
+        from flasker.config import load_config
+
+        load_config(path)
+    except (ConfigError, OSError) as error:
+        return sections, str(error), None
+    return sections, None, None
 
 
 def overview_workers() -> Any:
@@ -68,6 +117,20 @@ def overview_workers() -> Any:
     )
 
 
+class _Published:
+    """Tasks this process published (Celery's `after_task_publish`): part of the key of the
+    queue lengths kept by `recent`, so a task sent here is counted on the next card."""
+
+    count = 0
+
+    @classmethod
+    def sent(cls, **_: Any) -> None:
+        cls.count += 1
+
+
+after_task_publish.connect(_Published.sent, weak=False)
+
+
 def _queues(view: WorkersView) -> QueueLengths:
     """queues.QueueLengths of the queues the online workers consume, within CHECK_TIMEOUT;
     not asked when the workers' own broker check just failed (it would wait as long again)."""
@@ -79,7 +142,11 @@ def _queues(view: WorkersView) -> QueueLengths:
     consumers = queues.consumed_queues(view.workers)
     if not view.broker_ok:
         return queues.unanswered(project, consumers, "the broker did not answer")
-    return queues.queue_lengths(project, consumers, manager.check_timeout)
+    timeout = manager.check_timeout
+    # asked again after `FRESH_FOR` s, or at once when the queues or what this process
+    # published changed (a task sent from the console shows on the card without waiting)
+    key = ("queues", tuple(sorted(consumers.items())), timeout, _Published.count)
+    return recent(project).get(key, lambda: queues.queue_lengths(project, consumers, timeout))
 
 
 def overview_tasks() -> Any:
@@ -89,9 +156,13 @@ def overview_tasks() -> Any:
     return render_template("flasker_console/partials/task_chart.html", **_chart_context())
 
 
-def _chart_context(database_problem: str | None = None) -> dict[str, Any]:
+def _chart_context(database_problem: str | None = None, shared: bool = False) -> dict[str, Any]:
     """The chart (one query, within CHECK_TIMEOUT), or why there is none, and the listener's
-    state; `database_problem`: the overview's own check already found the database down."""
+    state; `database_problem`: the overview's own check already found the database down.
+
+    The card's own poll always asks the database, and leaves its answer to the overview page;
+    the page (`shared`) takes the chart of the last `FRESH_FOR` seconds (`recent`), so opening
+    it in many tabs costs one query a second. The listener's state is always the live one."""
     from flasker.health import within
 
     from . import events
@@ -101,8 +172,17 @@ def _chart_context(database_problem: str | None = None) -> dict[str, Any]:
     assert project is not None
     chart, problem = None, database_problem
     if problem is None:
+        timeout = manager.check_timeout
+
+        def ask() -> Any:
+            return within(timeout, lambda: events.last_hour(project))
+
         try:
-            chart = within(manager.check_timeout, lambda: events.last_hour(project))
+            if shared:
+                chart = recent(project).get(("chart", timeout), ask)
+            else:
+                chart = ask()
+                recent(project).put(("chart", timeout), chart)
         except Exception as error:
             problem = _describe_database_error(error)
     listener = manager.event_listener()
@@ -134,7 +214,7 @@ def status() -> Any:
         return redirect(url_for(".overview"))
     manager = console_site()
     assert manager.project is not None
-    checks = project_checks(manager.project, manager.check_timeout)
+    checks = recent_checks(manager.project, manager.check_timeout)
     if request.args.get("alerts"):
         # pages other than the overview show only what is down (nothing when all is well)
         return render_template("flasker_console/partials/service_alerts.html", checks=checks)
