@@ -102,7 +102,7 @@ def test_the_workers_card_is_lazy_and_says_none_answer(site: ConsoleSite) -> Non
     link = page.split('data-testid="workers-link"')[0].rsplit("<a", 1)[1]
     assert 'href="/console/workers"' in link
     assert 'hx-get="/console/overview/workers"' in link
-    assert 'hx-trigger="load"' in link
+    assert 'hx-trigger="load, every 5s"' in link  # then polled: a backlog shows as it grows
     response = site.get("/overview/workers", headers=HTMX)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
