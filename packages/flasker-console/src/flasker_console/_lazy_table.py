@@ -77,3 +77,17 @@ class LazyTable:
             return None
         self._created[engine] = model
         return model
+
+    def find(self, project: Project, task_id: str) -> Any | None:
+        """The row of `task_id` (detached: read after the session closes), or None when there
+        is none or the table does not exist; creates nothing."""
+        from sqlalchemy import select
+
+        model = self.existing(project)
+        if model is None:
+            return None
+        with project.db.Session(expire_on_commit=False) as session:
+            row = session.scalar(select(model).where(model.task_id == task_id))
+            if row is not None:
+                session.expunge(row)
+            return row

@@ -300,14 +300,7 @@ def purge(project: Project, days: float = KEEP_DAYS, now: datetime | None = None
 
 def get(project: Project, task_id: str) -> Any | None:
     """The task's row (detached), or None when it was never heard (or was purged)."""
-    model = _TABLE.existing(project)
-    if model is None:
-        return None
-    with project.db.Session(expire_on_commit=False) as session:
-        row = session.scalar(select(model).where(model.task_id == task_id))
-        if row is not None:
-            session.expunge(row)
-        return row
+    return _TABLE.find(project, task_id)
 
 
 def children(project: Project, task_id: str, limit: int = 50) -> list[Any]:

@@ -84,9 +84,9 @@ def task_model() -> Any:
     return _TABLE.model()
 
 
-def existing_model(project: Project) -> Any:
-    """The model when its table exists, else None (creating nothing)."""
-    return _TABLE.existing(project)
+def find_row(project: Project, task_id: str) -> Any | None:
+    """The console's row of a task it sent (detached), or None; creates no table."""
+    return _TABLE.find(project, task_id)
 
 
 def ensure_table(project: Project) -> None:

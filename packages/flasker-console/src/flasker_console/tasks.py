@@ -167,14 +167,7 @@ def send(
 
 def find(project: Project, task_id: str) -> Any:
     """The console's row of a task it sent (detached), or None (creating no table)."""
-    model = task_table.existing_model(project)
-    if model is None:
-        return None
-    with project.db.Session(expire_on_commit=False) as session:
-        row = session.scalar(select(model).where(model.task_id == task_id))
-        if row is not None:
-            session.expunge(row)
-    return row
+    return task_table.find_row(project, task_id)
 
 
 def get(project: Project, task_id: str) -> Any:
