@@ -11,12 +11,9 @@ while an unlimited task sent after them runs; without the limit the same tasks a
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from flasker.testing import LiveServer, ServerFailed
+from flasker.testing import LiveServer, ServerFailed, worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -175,38 +172,6 @@ def test_a_rate_limit_set_on_the_tasks_page_holds_back_the_workers_runs(
 
 
 # -- 2: a backlog shows on the overview and drains ----------------------------------------------
-class Worker:
-    """`flasker worker -n NAME --pool solo` for a cfg (as test_console_ops.py starts them)."""
-
-    def __init__(self, cfg: Path, name: str, log: Path) -> None:
-        self.cfg, self.name, self.log = cfg, name, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Worker:
-        command = [sys.executable, "-m", "flasker", "-c", str(self.cfg), "worker"]
-        command += ["-n", self.name, "--pool", "solo", "--loglevel", "INFO"]
-        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        environment.pop("FLASKER_CONFIG", None)
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, env=environment
-            )
-        return self
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
 @pytest.fixture
 def idle_example(tmp_path: Path) -> Iterator[LiveServer]:
     """The example served with `--no-worker`: its embedded broker, and nobody consuming."""
@@ -225,17 +190,17 @@ def idle_example(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def worker(tmp_path: Path) -> Iterator[Callable[[Path, str], Worker]]:
-    started: list[Worker] = []
+def worker(tmp_path: Path) -> Iterator[Callable[[Path, str], Callable[[], str]]]:
+    """`worker(cfg, name)` starts `flasker worker -n NAME --pool solo` (core's `worker_process`,
+    stopped after the test) and returns a function reading its log so far."""
+    with contextlib.ExitStack() as stack:
 
-    def make(cfg: Path, name: str) -> Worker:
-        log = tmp_path / f"worker-{name.split('@')[0]}.log"
-        started.append(Worker(cfg, name, log).start())
-        return started[-1]
+        def make(cfg: Path, name: str) -> Callable[[], str]:
+            log = tmp_path / f"worker-{name.split('@')[0]}.log"
+            stack.enter_context(worker_process(cfg, log, "-n", name))
+            return lambda: log.read_text(errors="replace") if log.exists() else ""
 
-    yield make
-    for each in started:
-        each.stop()
+        yield make
 
 
 def sign_in(page: Page, server: LiveServer, dev_links: Callable[..., list[str]]) -> None:
@@ -255,7 +220,7 @@ def default_queue(page: Page) -> Locator:
 def test_a_backlog_shows_on_the_overview_and_drains_when_a_worker_starts(
     page: Page,
     idle_example: LiveServer,
-    worker: Callable[[Path, str], Worker],
+    worker: Callable[[Path, str], Callable[[], str]],
     dev_links: Callable[..., list[str]],
 ) -> None:
     server = idle_example
@@ -291,7 +256,7 @@ def test_a_backlog_shows_on_the_overview_and_drains_when_a_worker_starts(
     page.screenshot(path="/tmp/backlog-page.png", full_page=True)
 
     # -- a worker starts: it runs them all and the figure drains to 0
-    started = worker(server.cfg, "drain@e2e")
+    worker_log = worker(server.cfg, "drain@e2e")
     # the page stays open: the Workers card polls (every 5 s) and the figure falls to 0
     expect(row).to_have_attribute("data-messages", "0", timeout=SLOW)
     # the card also lists the worker consuming the queue, which stays empty (the console asks
@@ -307,7 +272,7 @@ def test_a_backlog_shows_on_the_overview_and_drains_when_a_worker_starts(
             and consumers.inner_text().strip() == "1"
         ),
         f"drain@e2e online, consuming {name}",
-        started.text,
+        worker_log,
     )
     expect(card).to_contain_text("drain@e2e")
     expect(row).not_to_have_class(re.compile(r"\btable-warning\b"))
@@ -315,7 +280,7 @@ def test_a_backlog_shows_on_the_overview_and_drains_when_a_worker_starts(
     # figure drops once the worker has fetched them, a moment before the last has run)
     done = SUCCEEDED.format(name=re.escape(LIMITED))
     deadline = time.monotonic() + SLOW / 1000
-    while len(re.findall(done, started.text())) < BACKLOG:
-        assert time.monotonic() < deadline, started.text()[-3000:]
+    while len(re.findall(done, worker_log())) < BACKLOG:
+        assert time.monotonic() < deadline, worker_log()[-3000:]
         page.wait_for_timeout(200)
-    assert len(re.findall(done, started.text())) == BACKLOG, started.text()[-3000:]
+    assert len(re.findall(done, worker_log())) == BACKLOG, worker_log()[-3000:]
