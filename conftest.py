@@ -70,13 +70,43 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+#: Redis databases the tests may use (0 is left to a developer's own work).
+REDIS_DATABASES = range(1, 16)
+
+
+@pytest.fixture(scope="session")
+def redis_database(worker_id: str) -> Iterator[int]:
+    """A Redis database number no other pytest process on this machine holds: each process
+    (xdist worker, or a run without xdist) claims one with an exclusive lock on a file in the
+    system's temporary folder, held until the process ends. Two runs at once (CI and a
+    developer's run) would otherwise flush each other's queued tasks."""
+    import fcntl
+    import tempfile
+
+    numbers = list(REDIS_DATABASES)
+    first = int(worker_id[2:]) % len(numbers) if worker_id.startswith("gw") else 0
+    for number in numbers[first:] + numbers[:first]:
+        handle = open(Path(tempfile.gettempdir()) / f"flasker-test-redis-{number}.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        try:
+            yield number
+        finally:
+            handle.close()
+        return
+    pytest.fail(f"every Redis test database ({numbers[0]}..{numbers[-1]}) is held by another run")
+
+
 @pytest.fixture
-def redis_url(worker_id: str) -> Iterator[str]:
-    """URL of a Redis database of its own for this xdist worker, emptied before and after."""
+def redis_url(redis_database: int) -> Iterator[str]:
+    """URL of a Redis database of this process's own (`redis_database`), emptied before and
+    after the test."""
     import redis
 
-    number = 1 + (int(worker_id[2:]) if worker_id.startswith("gw") else 0) % 15
-    url = f"{REDIS_URL}/{number}"
+    url = f"{REDIS_URL}/{redis_database}"
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.flushdb()
