@@ -2,7 +2,7 @@
 
 Real `flasker worker` subprocesses on a Redis broker (`redis_url`): twenty sessions polling the
 table at the same moment while a round runs in the background cost that one broadcast round
-(three `inspect` commands, as counted by `WorkCounter`), not twenty, and none of them waits for
+(four `inspect` commands, as counted by `WorkCounter`), not twenty, and none of them waits for
 it; a worker that starts is listed, and one SIGKILLed is listed offline, with the events
 listener on (heartbeats say who is online) and off (the periodic round that asks everyone
 finds them).
@@ -106,7 +106,9 @@ def test_twenty_sessions_polling_at_once_cost_one_broadcast_round(
             assert roster.wait(WAIT)
         assert [listed(page) for page in pages] == [{hostname: True}] * SESSIONS
         assert roster.rounds == rounds + 1
-        assert work.broadcasts == len(COMMANDS), "one round: stats, active, active_queues"
+        assert work.broadcasts == len(COMMANDS), (
+            "one round: stats, active, active_queues, registered"
+        )
 
         # polls within the window share the table: no broadcast at all
         with WorkCounter(site.project) as again:

@@ -3,12 +3,12 @@
 roster.py runs `snapshot` in a background round and merges it with the live state (live.py:
 heartbeats and counts from the event stream): a request never waits for it.
 
-One refresh costs one broker check and three broadcasts (`stats`, `active`, `active_queues`),
-sent side by side. A broadcast to everyone waits its whole timeout (nobody knows how many
-workers will answer), so the three together take about one `INSPECT_TIMEOUT`; one addressed to
-named workers (`destination=`) ends as soon as they all replied. A broker that does not answer
-is reported within `CHECK_TIMEOUT`; nothing here raises or waits longer. roster.py decides
-when to ask and whom, once for every session of the process.
+One refresh costs one broker check and four broadcasts (`stats`, `active`, `active_queues`,
+`registered`), sent side by side. A broadcast to everyone waits its whole timeout (nobody knows
+how many workers will answer), so the four together take about one `INSPECT_TIMEOUT`; one
+addressed to named workers (`destination=`) ends as soon as they all replied. A broker that
+does not answer is reported within `CHECK_TIMEOUT`; nothing here raises or waits longer.
+roster.py decides when to ask and whom, once for every session of the process.
 
 Workers seen earlier by this console process and silent now are listed as offline.
 """
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from flasker.project import Project
 
 #: The broadcasts of one refresh.
-COMMANDS = ("stats", "active", "active_queues")
+COMMANDS = ("stats", "active", "active_queues", "registered")
 
 
 @dataclass
@@ -48,6 +48,8 @@ class Worker:
     active: int | None = None
     queues: list[str] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
+    #: Names of the tasks it can run (`registered`, Celery's own `celery.*` left out), sorted.
+    registered: list[str] = field(default_factory=list)
     #: Heard on the event stream, not yet asked its pool and queues (roster.py's join rounds).
     joining: bool = False
 
@@ -123,6 +125,10 @@ def snapshot(
     for hostname, rows in (queues if isinstance(queues, dict) else {}).items():
         if hostname in workers:
             workers[hostname].queues = sorted(q.get("name", "?") for q in rows or [])
+    registered = answers.get("registered")
+    for hostname, names in (registered if isinstance(registered, dict) else {}).items():
+        if hostname in workers:
+            workers[hostname].registered = _task_names(names)
     for hostname, when in seen.items():
         if hostname not in workers:
             workers[hostname] = Worker(hostname, online=False, last_seen=when)
@@ -130,6 +136,14 @@ def snapshot(
     view = WorkersView(ordered, True, broker.detail, time.monotonic() - started)
     view.problem = "; ".join(problems) or None
     return view
+
+
+def _task_names(registered: Any) -> list[str]:
+    """The sorted task names of a worker's `registered` answer, without the attributes Celery
+    appends to a name when the task sets them: `app.add [rate_limit=10/m]` → `app.add`."""
+    if not isinstance(registered, list):
+        return []
+    return sorted({str(item).split(" [", 1)[0].strip() for item in registered} - {""})
 
 
 def _offline(seen: dict[str, datetime], detail: str, started: float) -> WorkersView:
