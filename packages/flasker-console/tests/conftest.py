@@ -428,6 +428,10 @@ class HousesSite:
         return sorted(n for n in names if (q := _queue_of(n)) and not is_transient_queue(q))
 
     def state(self) -> dict[str, Any]:
+        """Every table's rows (but the queue samples the console's background sampler writes
+        on its own clock, backlog.py: not a change any request made), the cfg, the queue."""
+        from flasker_console.backlog import BACKLOG_TABLE
+
         tables: dict[str, Any] = {}
         with self.project.db.engine.connect() as connection:
             names = sorted(sa.inspect(connection).get_table_names())
@@ -435,6 +439,8 @@ class HousesSite:
                 self._metadata = sa.MetaData()
                 self._metadata.reflect(connection)
             for name, table in sorted(self._metadata.tables.items()):
+                if name == BACKLOG_TABLE:
+                    continue
                 rows = connection.execute(sa.select(table)).all()
                 tables[name] = sorted(repr(tuple(row)) for row in rows)
         cfg = self.cfg.read_text(encoding="utf-8")

@@ -28,6 +28,7 @@ from .settings import CONSOLE_SECTION
 if TYPE_CHECKING:
     from flasker.project import Project
 
+    from .backlog import Sampler
     from .endpoint_listing import Listing
     from .events import EventListener
     from .live import LiveState
@@ -85,6 +86,7 @@ class ConsoleManager(Manager):
         self._listener: EventListener | None = None
         self._listener_lock = threading.Lock()
         self._roster: WorkersRoster | None = None
+        self._sampler: Sampler | None = None
         self._live: LiveState | None = None
 
     def __repr__(self) -> str:
@@ -126,8 +128,9 @@ class ConsoleManager(Manager):
         return listener
 
     def _start_listener(self) -> None:
-        """Start the listener on the first console request of each process (after a fork the
-        parent's thread is gone, so a child starts its own); never waits for the broker."""
+        """Start the listener, and the queue backlog's sampler (backlog.py), on the first
+        console request of each process (after a fork the parent's threads are gone, so a
+        child starts its own); never waits for the broker."""
         if not self.events or self.project is None:
             return
         listener = self._listener
@@ -143,6 +146,29 @@ class ConsoleManager(Manager):
                     history_days=self.task_history_days,
                 )
                 self._listener.start()
+            self._start_sampler()
+
+    def _start_sampler(self) -> None:
+        """The backlog sampler of this process (the caller holds `_listener_lock`): counts
+        the queues the workers table's last round says are consumed, every
+        `backlog.SAMPLE_EVERY` seconds, the first one after that pause (the overview counts
+        at once when it is opened)."""
+        from .backlog import Sampler
+
+        assert self.project is not None
+        sampler = self._sampler
+        if sampler is not None and sampler.pid == os.getpid():
+            return
+        self._sampler = Sampler(self.project, self._consumed_queues, self.check_timeout)
+        self._sampler.start()
+
+    def _consumed_queues(self) -> dict[str, int]:
+        """Queue → online workers consuming it, from the workers table's last round (never a
+        broadcast: the sampler does not ask the workers)."""
+        from .queues import consumed_queues
+
+        last = self.workers_roster().last_round()
+        return consumed_queues(last.workers) if last is not None else {}
 
     def live_state(self) -> LiveState | None:
         """What this process heard on the event stream (live.py), kept across listener
@@ -199,10 +225,13 @@ class ConsoleManager(Manager):
         return listener.live
 
     def stop_listener(self, timeout: float = 5.0) -> None:
-        """Stop this process's listener (it writes what it holds first); a later console
-        request starts a new one."""
+        """Stop this process's listener (it writes what it holds first) and backlog sampler;
+        a later console request starts new ones."""
         with self._listener_lock:
             listener, self._listener = self._listener, None
+            sampler, self._sampler = self._sampler, None
+        if sampler is not None and sampler.pid == os.getpid():
+            sampler.stop(timeout)
         if listener is not None and listener.pid == os.getpid():
             listener.stop(timeout)
 

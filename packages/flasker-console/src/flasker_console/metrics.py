@@ -9,7 +9,10 @@ broadcast round inside a scrape would cost a whole inspect timeout):
   events it produced and its runtime (from its task-started to its task-succeeded/failed);
 - the events listener's heartbeats (events.py): which workers are online;
 - the workers roster's last table (roster.py), only when it holds one: pool size, tasks being
-  executed and tasks processed, from the last `inspect` round the workers page started.
+  executed and tasks processed, from the last `inspect` round the workers page started;
+- the queue lengths (backlog.py): the backlog sampler's last count while it is fresh (at most
+  `2 * SAMPLE_EVERY` s old), else counted now within CHECK_TIMEOUT (a passive declare per
+  queue: the broker is asked, never the workers). Flower's `/metrics` has no queue lengths.
 
 The names follow Flower's `/metrics` where one matches, with the same labels (`task`, `worker`,
 `type`): `flower_events_total` → `flasker_console_task_events`, `flower_task_runtime_seconds`
@@ -35,6 +38,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlalchemy import case, extract, func, select
 
+from . import backlog
 from ._site import console_site
 from .task_events import TASK_STATES, ensure_table
 
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
 
     from ._site import ConsoleSite
     from .events import ListenerStatus
+    from .queues import QueueLengths
     from .workers import WorkersView
 
 PREFIX = "flasker_console"
@@ -192,6 +197,33 @@ def task_metrics(groups: Sequence[TaskGroup], has_runtime: bool) -> Iterator[Met
     yield histogram
 
 
+def queue_metrics(lengths: QueueLengths | None) -> Iterator[Metric]:
+    """Messages waiting and online consumers per queue; a queue whose length is unknown (the
+    broker did not answer) is left out, and `queue_lengths_known` says so."""
+    if lengths is None:
+        return
+    waiting = GaugeMetricFamily(
+        f"{PREFIX}_queue_length",
+        "Messages waiting in the queue (ready for a worker, not yet taken)",
+        labels=["queue"],
+    )
+    consumers = GaugeMetricFamily(
+        f"{PREFIX}_queue_consumers", "Online workers consuming the queue", labels=["queue"]
+    )
+    for queue in lengths.queues:
+        if queue.messages is not None:
+            waiting.add_metric([queue.name], queue.messages)
+        consumers.add_metric([queue.name], queue.consumers)
+    yield waiting
+    yield consumers
+    known = lengths.problem is None and all(q.messages is not None for q in lengths.queues)
+    yield GaugeMetricFamily(
+        f"{PREFIX}_queue_lengths_known",
+        "1 when the broker answered for every queue, else 0 (some lengths are missing)",
+        value=1 if known else 0,
+    )
+
+
 def worker_metrics(listener: ListenerStatus | None, roster: WorkersView | None) -> Iterator[Metric]:
     """Online from the heartbeats the listener heard (the roster's last table when the
     listener is off); pool size, executing and processed from that table when there is one."""
@@ -245,25 +277,29 @@ class ConsoleCollector:
         project: Project,
         listener: ListenerStatus | None,
         roster: WorkersView | None,
+        queues: QueueLengths | None = None,
     ) -> None:
         self.project = project
         self.listener = listener
         self.roster = roster
+        self.queues = queues
 
     def collect(self) -> Iterator[Metric]:
         has_runtime = self.project.db.engine.dialect.name in RUNTIME_DIALECTS
         yield from task_metrics(task_groups(self.project), has_runtime)
         yield from worker_metrics(self.listener, self.roster)
+        yield from queue_metrics(self.queues)
 
 
 def exposition(
     project: Project,
     listener: ListenerStatus | None = None,
     roster: WorkersView | None = None,
+    queues: QueueLengths | None = None,
 ) -> bytes:
     """The Prometheus text of a fresh registry holding one `ConsoleCollector`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ConsoleCollector(project, listener, roster))
+    registry.register(ConsoleCollector(project, listener, roster, queues))
     return generate_latest(registry)
 
 
@@ -273,6 +309,17 @@ def cached_workers(site: ConsoleSite) -> WorkersView | None:
     return site.workers_roster().last_round()
 
 
+def _queue_lengths(site: ConsoleSite, project: Project, roster: WorkersView | None) -> QueueLengths:
+    """The sampler's last count while fresh, else a count now (shared for a second)."""
+    from .queues import consumed_queues
+
+    found = backlog.latest(project)
+    if found is not None:
+        return found
+    consumers = consumed_queues(roster.workers) if roster is not None else {}
+    return backlog.current(project, consumers, site.check_timeout)
+
+
 def metrics_page() -> Response:
     """`GET <console>/metrics` (registered admin-only, and open to a `metrics:read` bearer
     token, by views.py)."""
@@ -280,8 +327,12 @@ def metrics_page() -> Response:
     project = site.project
     assert project is not None  # set when the console is registered
     listener = site.event_listener()
+    roster = cached_workers(site)
     text = exposition(
-        project, listener.status() if listener is not None else None, cached_workers(site)
+        project,
+        listener.status() if listener is not None else None,
+        roster,
+        _queue_lengths(site, project, roster),
     )
     return Response(text, content_type=CONTENT_TYPE_LATEST)
 

@@ -8,14 +8,13 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from celery.signals import after_task_publish
 from flask import redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from flasker.editor import version_of
 from flasker.exceptions import ConfigError
 
-from . import editing
+from . import backlog, editing
 from ._site import console_site
 from .blueprint import htmx
 from .health import recent, recent_checks
@@ -23,6 +22,7 @@ from .health import recent, recent_checks
 if TYPE_CHECKING:
     from flasker.project import Project
 
+    from .backlog import BacklogChart
     from .queues import QueueLengths
     from .workers import WorkersView
 
@@ -111,29 +111,25 @@ def overview_workers() -> Any:
     the messages waiting in each queue they consume and in the default queue."""
     if not htmx:
         return redirect(url_for(".workers"))
-    view = console_site().workers_roster().view()  # the workers page's table, shared
+    manager = console_site()
+    project = manager.project
+    assert project is not None
+    view = manager.workers_roster().view()  # the workers page's table, shared
+    lengths = _queues(view)  # first: a fresh count is the chart's newest sample
+    chart, chart_problem = _backlog_chart(project, manager.check_timeout, lengths)
     return render_template(
-        "flasker_console/partials/overview_workers.html", view=view, queues=_queues(view)
+        "flasker_console/partials/overview_workers.html",
+        view=view,
+        queues=lengths,
+        backlog=chart,
+        backlog_problem=chart_problem,
     )
 
 
-class _Published:
-    """Tasks this process published (Celery's `after_task_publish`): part of the key of the
-    queue lengths kept by `recent`, so a task sent here is counted on the next card."""
-
-    count = 0
-
-    @classmethod
-    def sent(cls, **_: Any) -> None:
-        cls.count += 1
-
-
-after_task_publish.connect(_Published.sent, weak=False)
-
-
 def _queues(view: WorkersView) -> QueueLengths:
-    """queues.QueueLengths of the queues the online workers consume, within CHECK_TIMEOUT;
-    not asked when the workers' own broker check just failed (it would wait as long again)."""
+    """queues.QueueLengths of the queues the online workers consume, within CHECK_TIMEOUT
+    (backlog.current: shared for a second, counted again when this process publishes); not
+    asked when the workers' own broker check just failed (it would wait as long again)."""
     from . import queues
 
     manager = console_site()
@@ -142,11 +138,25 @@ def _queues(view: WorkersView) -> QueueLengths:
     consumers = queues.consumed_queues(view.workers)
     if not view.broker_ok:
         return queues.unanswered(project, consumers, "the broker did not answer")
-    timeout = manager.check_timeout
-    # asked again after `FRESH_FOR` s, or at once when the queues or what this process
-    # published changed (a task sent from the console shows on the card without waiting)
-    key = ("queues", tuple(sorted(consumers.items())), timeout, _Published.count)
-    return recent(project).get(key, lambda: queues.queue_lengths(project, consumers, timeout))
+    return backlog.current(project, consumers, manager.check_timeout)
+
+
+def _backlog_chart(
+    project: Project, timeout: float, lengths: QueueLengths
+) -> tuple[BacklogChart | None, str | None]:
+    """The backlog chart of the last hour (one query), or why not; shared for a second while
+    the queues hold what `lengths` counted (a new count is drawn at once)."""
+    from flasker.health import within
+
+    counted = tuple((queue.name, queue.messages) for queue in lengths.queues)
+    try:
+        chart = recent(project).get(
+            ("backlog", timeout, counted),
+            lambda: within(timeout, lambda: backlog.last_hour(project)),
+        )
+    except Exception as error:
+        return None, _describe_database_error(error)
+    return chart, None
 
 
 def overview_tasks() -> Any:

@@ -215,7 +215,12 @@ def store(
 
 def purge(project: Project, keep: timedelta = KEEP, now: datetime | None = None) -> int:
     """Delete rows older than `keep`; return how many."""
-    model = ensure_table(project)
+    return purge_minutes(project, ensure_table(project), keep, now)
+
+
+def purge_minutes(project: Project, model: Any, keep: timedelta, now: datetime | None) -> int:
+    """Delete the rows of `model` (a console table with a `minute` column, as `minute_of`
+    gives) older than `keep`; return how many."""
     oldest = minute_of((now or utcnow()) - keep)
     with project.db.engine.begin() as connection:
         result = connection.execute(delete(model.__table__).where(model.minute < oldest))
