@@ -252,6 +252,12 @@ def test_a_backlog_shows_on_the_overview_and_drains_when_a_worker_starts(
     expect(row).to_contain_text("none")  # no worker consumes it
     expect(row).to_have_class(re.compile(r"\btable-warning\b"))
     expect(row).to_have_attribute("title", "no online worker consumes this queue")
+    # the backlog chart under the table holds this minute's sample: the messages waiting
+    chart = card.get_by_test_id("backlog-chart")
+    expect(chart).to_have_attribute("data-now", str(BACKLOG))
+    expect(chart.locator(f"[data-testid='backlog-bar'][data-total='{BACKLOG}']")).not_to_have_count(
+        0
+    )
     card.screenshot(path="/tmp/backlog.png")
     page.screenshot(path="/tmp/backlog-page.png", full_page=True)
 

@@ -8,7 +8,7 @@ this process already holds:
   counts and load averages. Reading it costs no broker call.
 - **the last inspect round**: what events do not carry (pool implementation and size,
   concurrency, consumed queues) from Celery's remote control (workers.py's `snapshot`: a
-  broker check and three `inspect` broadcasts), kept until the next round.
+  broker check and four `inspect` broadcasts), kept until the next round.
 
 Rounds run in a daemon thread, one at a time (single flight), started by a request that finds
 the round too old (`refresh_every`: `INSPECT_EVERY` s with the events listener on, `FRESH_FOR`
