@@ -455,3 +455,60 @@ def test_cli_still_refuses_a_public_host_without_auth(
     assert result.exit_code == 2
     assert "--auth" in result.output
     assert no_serving == []
+
+
+# -- a Prometheus scraper's metrics token ----------------------------------------------------
+def hub_token(console: StandaloneConsole, email: str, role: str, scopes: str) -> str:
+    """A token as `flasker -c console.cfg auth token create` makes it, for a hub user."""
+    from flasker_auth.tokens import create_token
+
+    assert console.hub is not None
+    auth = console.hub.auth
+    with console.hub.app.app_context():
+        user = auth.find_user(email) or auth.record_sign_in(email)
+        user.role = role
+        made, _record = create_token(auth.db_session(), auth.models, user, [scopes], None)
+        auth.db_session().commit()
+    return made
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_a_metrics_token_of_a_hub_admin_reads_a_projects_metrics(
+    console: StandaloneConsole,
+) -> None:
+    made = hub_token(console, ADMIN, "admin", "metrics:read")
+    scraper = Client(console, use_cookies=False)
+    response = scraper.get("/p/shop/metrics", headers=bearer(made))
+    assert response.status_code == 200, text(response)[:300]
+    assert response.mimetype == "text/plain"
+    assert "flasker_console_workers_online" in text(response)
+    assert "Set-Cookie" not in response.headers  # signed in for this request only
+    # the token opens no other page of the console, nor the hub's projects page
+    for path in ("/p/shop/", "/p/shop/config", "/p/shop/workers", "/"):
+        other = scraper.get(path, headers=bearer(made))
+        assert other.status_code == 302, (path, other.status_code)
+        assert other.headers["Location"].startswith("/auth/login"), path
+    # without a token a scraper is anonymous
+    assert scraper.get("/p/shop/metrics").status_code == 302
+
+
+def test_hub_metrics_tokens_are_refused_as_in_a_project(console: StandaloneConsole) -> None:
+    scraper = Client(console, use_cookies=False)
+    viewer = hub_token(console, VIEWER, "viewer", "metrics:read")
+    api = hub_token(console, ADMIN, "admin", "api:read")
+    refused = {
+        "a viewer's": (scraper.get("/p/shop/metrics", headers=bearer(viewer)), 403),
+        "api:read": (scraper.get("/p/shop/metrics", headers=bearer(api)), 403),
+        "unknown": (scraper.get("/p/shop/metrics", headers=bearer("nope")), 401),
+        # a folder without a project answers as one with: no refusal tells which exist
+        "unknown, no such project": (scraper.get("/p/nope/metrics", headers=bearer("x")), 401),
+    }
+    for what, (response, status) in refused.items():
+        assert response.status_code == status, (what, text(response)[:300])
+        assert response.mimetype == "application/problem+json", what
+        assert "flasker_console" not in text(response), what
+    assert "lacks the metrics:read scope" in text(refused["api:read"][0])
+    assert "works only for an admin" in text(refused["a viewer's"][0])

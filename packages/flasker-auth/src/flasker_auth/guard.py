@@ -278,6 +278,17 @@ def _authenticate_token(
     return None
 
 
+def scoped_token_refusal(manager: AuthSite, scope: str) -> Response | None:
+    """Sign this request in with its bearer token for `scope`, or return the 401/403
+    refusal (401 as well when it carries no bearer token). For a `@token_scope` view that
+    another app serves behind this site's users: the standalone console's hub admits a
+    project's `/metrics` with it; the user is `current_user` for this request only."""
+    presented = _bearer_token()
+    if presented is None:
+        return manager.refuse_token("a bearer token is needed")
+    return _authenticate_token(manager, presented, scope)
+
+
 def _set_request_user(user: Any) -> None:
     """Make `user` Flask-Login's `current_user` for this request only, without touching the
     session cookie (Flask-Login 0.6 keeps the request's user in `g._login_user`)."""

@@ -84,7 +84,7 @@ class StandaloneConsole:
             return self.root_app(environ, start_response)
         slug, slash, rest = path[len(PROJECT_PATH) :].partition("/")
         if self.hub is not None:
-            refusal = self.hub.admit(environ)
+            refusal = self.hub.admit(environ, self._token_scope(environ, slug, "/" + rest))
             if refusal is not None:
                 return refusal(environ, start_response)
         app = self.app_for(slug)
@@ -96,6 +96,21 @@ class StandaloneConsole:
         environ["SCRIPT_NAME"] = f"{base}{PROJECT_PATH}{slug}"
         environ["PATH_INFO"] = "/" + rest
         return app(environ, start_response)
+
+    def _token_scope(self, environ: WSGIEnvironment, slug: str, path: str) -> str | None:
+        """The token scope of the project console view a bearer-token request goes to
+        (`Hub.token_scope_of`); None without a bearer token, before any project is looked up.
+        For a folder that holds no project, any project's console answers (they all have the
+        same routes), so a token's refusal does not say which projects exist."""
+        if self.hub is None or not environ.get("HTTP_AUTHORIZATION"):
+            return None
+        app = self.app_for(slug)
+        if app is None:
+            with self._lock:
+                app = next((known[1] for known in self._apps.values()), None)
+        if app is None:
+            return None
+        return self.hub.token_scope_of(app, dict(environ), path)
 
     # -- the projects' apps ----------------------------------------------------------------
     def app_for(self, slug: str) -> Flask | None:

@@ -108,17 +108,24 @@ class Hub:
                 app.config.pop(key, None)
 
     # -- requests ----------------------------------------------------------------------------
-    def admit(self, environ: dict[str, Any]) -> Callable[..., Iterable[bytes]] | None:
+    def admit(
+        self, environ: dict[str, Any], scope: str | None = None
+    ) -> Callable[..., Iterable[bytes]] | None:
         """Evaluate a request for a project's console against the hub's session.
 
         Returns the refusal (a WSGI response: the sign-in redirect, or 401 for htmx and API
         requests) for anonymous visitors, and flasker-auth's 403 for a change a page of another
         site sent; else None, with the operator put into the environ.
+
+        `scope`: the request carries a bearer token and goes to a view marked for that token
+        scope (`token_scope_of`: a project's `/metrics`, `metrics:read`). The token, checked
+        against the hub's users and tokens as flasker-auth's guard checks it in a project,
+        then signs the request in, for this request only; a bad one gets the guard's 401/403.
         """
         from flask import url_for
         from flask_login import current_user  # type: ignore[import-untyped]  # flask-login ships no type information
 
-        from flasker_auth.guard import refuse_cross_origin
+        from flasker_auth.guard import refuse_cross_origin, scoped_token_refusal
 
         environ.pop(OPERATOR_KEY, None)
         environ.pop(LOGOUT_KEY, None)
@@ -126,11 +133,37 @@ class Hub:
             cross_site = refuse_cross_origin(self.auth)
             if cross_site is not None:
                 return cross_site
-            if not current_user.is_authenticated:
+            if scope is not None:
+                refusal = scoped_token_refusal(self.auth, scope)
+                if refusal is not None:
+                    return refusal
+            elif not current_user.is_authenticated:
                 return self.auth.refuse_anonymous()
             environ[OPERATOR_KEY] = (str(current_user.email), str(current_user.role))
             environ[LOGOUT_KEY] = url_for(f"{self.auth.blueprint_name}.logout")
         return None
+
+    @staticmethod
+    def token_scope_of(app: Flask, environ: dict[str, Any], path: str) -> str | None:
+        """The token scope of the view of `app` (a project's console) that `path` reaches
+        with the request's method, when the request carries a bearer token; else None (the
+        session decides, and a bearer header opens nothing)."""
+        from werkzeug.exceptions import HTTPException
+
+        from flasker_auth import TOKEN_SCOPE_MARK
+
+        scheme, _, value = str(environ.get("HTTP_AUTHORIZATION", "")).partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None
+        try:
+            endpoint, _arguments = app.url_map.bind("console").match(
+                path, method=str(environ.get("REQUEST_METHOD", "GET"))
+            )
+        except HTTPException:
+            return None
+        view = app.view_functions.get(str(endpoint))
+        scope = getattr(view, TOKEN_SCOPE_MARK, None)
+        return scope if isinstance(scope, str) else None
 
     # -- which Host names are answered -------------------------------------------------------
     def trusted_names(self) -> list[str]:
