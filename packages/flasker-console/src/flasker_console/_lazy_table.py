@@ -60,9 +60,23 @@ class LazyTable:
         model = self.model()
         engine = project.db.engine
         if self._created.get(engine) is not model:
-            model.__table__.create(engine, checkfirst=True)
+            self._create(engine, model)
             self._created[engine] = model
         return model
+
+    def _create(self, engine: Any, model: Any) -> None:
+        """CREATE TABLE when missing. Several processes (gunicorn workers, each with its
+        events listener) may find it missing at the same moment: the one that loses the race
+        gets the database's duplicate error (PostgreSQL: a unique violation on `pg_type`, or
+        DuplicateTable; SQLite: "already exists"), and takes the table the other made."""
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import DatabaseError
+
+        try:
+            model.__table__.create(engine, checkfirst=True)
+        except DatabaseError:
+            if not inspect(engine).has_table(self.table):
+                raise
 
     def existing(self, project: Project) -> Any:
         """The model when its table exists, else None, creating nothing: a read that finds
