@@ -37,9 +37,9 @@ def lengths(**counts: int | None) -> QueueLengths:
 
 
 def stored(site: ConsoleSite) -> dict[tuple[int, str], int]:
-    model = backlog.ensure_table(site.project)
+    table = backlog.ensure_table(site.project)
     with site.project.db.engine.connect() as connection:
-        rows = connection.execute(select(model.minute, model.queue, model.messages)).all()
+        rows = connection.execute(select(table)).all()
     return {(minute, queue): messages for minute, queue, messages in rows}
 
 
@@ -202,9 +202,9 @@ def test_redis_backlog_in_the_chart_and_metrics(
     )
     publish(site, 6)
     assert chart_of(card(site))["now"] == "6"
-    model = backlog.ensure_table(site.project)
+    table = backlog.ensure_table(site.project)
     with site.project.db.engine.connect() as connection:
-        assert connection.scalar(select(func.sum(model.messages))) == 6
+        assert connection.scalar(select(func.sum(table.c.messages))) == 6
     assert 'flasker_console_queue_length{queue="celery"} 6.0' in site.get("/metrics").get_data(
         as_text=True
     )

@@ -1,4 +1,5 @@
-"""A console table created on first use (_lazy_table.py) by two processes at once.
+"""A console table created on first use (_lazy_table.py's `create_table`, which `LazyTable` and
+the backlog's Core table use) by two processes at once.
 
 Each gunicorn process's events listener flushes its first batch at about the same moment, and
 both may find the table missing; the loser's CREATE TABLE fails. Here the "other process" is a
@@ -28,12 +29,10 @@ console = current_project.register_manager(ConsoleManager(events=False))
 
 def check_the_loser_takes_the_winners_table(site: ConsoleSite) -> None:
     project = site.project
-    lazy = backlog._TABLE
-    model = lazy.ensure(project)
-    table = model.__table__
+    table = backlog.ensure_table(project)
     engine = project.db.engine
     table.drop(engine)
-    lazy._created.pop(engine, None)
+    backlog._created.pop(engine, None)
     other = create_engine(engine.url)  # another process's connection
 
     raced: list[bool] = []
@@ -45,7 +44,7 @@ def check_the_loser_takes_the_winners_table(site: ConsoleSite) -> None:
 
     event.listen(table, "before_create", the_other_process_wins)
     try:
-        assert lazy.ensure(project) is model  # no error: the table is there
+        assert backlog.ensure_table(project) is table  # no error: the table is there
     finally:
         event.remove(table, "before_create", the_other_process_wins)
         other.dispose()

@@ -60,23 +60,9 @@ class LazyTable:
         model = self.model()
         engine = project.db.engine
         if self._created.get(engine) is not model:
-            self._create(engine, model)
+            create_table(engine, model.__table__)
             self._created[engine] = model
         return model
-
-    def _create(self, engine: Any, model: Any) -> None:
-        """CREATE TABLE when missing. Several processes (gunicorn workers, each with its
-        events listener) may find it missing at the same moment: the one that loses the race
-        gets the database's duplicate error (PostgreSQL: a unique violation on `pg_type`, or
-        DuplicateTable; SQLite: "already exists"), and takes the table the other made."""
-        from sqlalchemy import inspect
-        from sqlalchemy.exc import DatabaseError
-
-        try:
-            model.__table__.create(engine, checkfirst=True)
-        except DatabaseError:
-            if not inspect(engine).has_table(self.table):
-                raise
 
     def existing(self, project: Project) -> Any:
         """The model when its table exists, else None, creating nothing: a read that finds
@@ -105,3 +91,19 @@ class LazyTable:
             if row is not None:
                 session.expunge(row)
             return row
+
+
+def create_table(engine: Any, table: Any) -> None:
+    """CREATE TABLE `table` (a Core `Table`) when missing. Several processes (gunicorn workers,
+    each with its events listener and backlog sampler) may find it missing at the same moment:
+    the one that loses the race gets the database's duplicate error (PostgreSQL: a unique
+    violation on `pg_type`, or DuplicateTable; SQLite: "already exists"), and takes the table
+    the other made."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DatabaseError
+
+    try:
+        table.create(engine, checkfirst=True)
+    except DatabaseError:
+        if not inspect(engine).has_table(table.name):
+            raise

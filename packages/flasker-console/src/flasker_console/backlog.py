@@ -32,12 +32,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from celery.signals import after_task_publish
-from sqlalchemy import Integer, String, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
 
 from . import queues
-from ._lazy_table import LazyTable
+from ._lazy_table import create_table
 from .event_chart import CHART_MINUTES
 from .health import recent
 from .task_events import KEEP, minute_of, purge_minutes, utcnow
@@ -60,20 +59,28 @@ GROWING_BY = 1.2
 TREND_MINUTES = 5
 
 
-class BacklogRecord:
-    """The most messages seen waiting in `queue` during `minute` (minutes since the epoch)."""
+#: A Core table of its own metadata, not a model on core's `Model`: the sampler thread writes
+#: it on its own clock, and mapping a class there (what `LazyTable` does) from a background
+#: thread would race with anything that changes the ORM registry (a test suite unmapping its
+#: models); nothing here needs the ORM.
+BACKLOG = Table(
+    BACKLOG_TABLE,
+    MetaData(),
+    # the most messages seen waiting in `queue` during `minute` (minutes since the epoch)
+    Column("minute", Integer, primary_key=True, autoincrement=False),
+    Column("queue", String(200), primary_key=True),
+    Column("messages", Integer, nullable=False),
+)
+_created: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
-    minute: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    queue: Mapped[str] = mapped_column(String(200), primary_key=True)
-    messages: Mapped[int] = mapped_column(Integer, nullable=False)
 
-
-_TABLE = LazyTable(BACKLOG_TABLE, BacklogRecord, "ConsoleQueueBacklog", __name__, "queue backlog")
-
-
-def ensure_table(project: Project) -> Any:
-    """Create the table when missing (once per engine and mapping); return the model."""
-    return _TABLE.ensure(project)
+def ensure_table(project: Project) -> Table:
+    """Create the table when missing (once per engine); return it."""
+    engine = project.db.engine
+    if not _created.get(engine):
+        create_table(engine, BACKLOG)
+        _created[engine] = True
+    return BACKLOG
 
 
 # -- writing samples ---------------------------------------------------------------------------
@@ -131,7 +138,7 @@ def record(project: Project, lengths: QueueLengths, now: datetime | None = None)
 def _upsert(project: Project, minute: int, counts: dict[str, int]) -> None:
     """Insert each (minute, queue), or raise its stored value to the new one; never lowers it
     (another process may have seen more this minute)."""
-    table = ensure_table(project).__table__
+    table = ensure_table(project)
     rows = [{"minute": minute, "queue": name, "messages": n} for name, n in counts.items()]
     engine = project.db.engine
     dialect = engine.dialect.name
@@ -379,11 +386,11 @@ class BacklogChart:
 
 def last_hour(project: Project, now: datetime | None = None) -> BacklogChart:
     """The backlog of the last `CHART_MINUTES` minutes (this one included): one query."""
-    model = ensure_table(project)
+    table = ensure_table(project)
     end = minute_of(now or utcnow())
     start = end - CHART_MINUTES + 1
-    query = select(model.minute, model.queue, model.messages).where(
-        model.minute >= start, model.minute <= end
+    query = select(table.c.minute, table.c.queue, table.c.messages).where(
+        table.c.minute >= start, table.c.minute <= end
     )
     with project.db.engine.connect() as connection:
         rows = connection.execute(query).all()

@@ -218,10 +218,11 @@ def purge(project: Project, keep: timedelta = KEEP, now: datetime | None = None)
     return purge_minutes(project, ensure_table(project), keep, now)
 
 
-def purge_minutes(project: Project, model: Any, keep: timedelta, now: datetime | None) -> int:
-    """Delete the rows of `model` (a console table with a `minute` column, as `minute_of`
-    gives) older than `keep`; return how many."""
+def purge_minutes(project: Project, table: Any, keep: timedelta, now: datetime | None) -> int:
+    """Delete the rows of `table` (a console table, Core or mapped, with a `minute` column as
+    `minute_of` gives) older than `keep`; return how many."""
+    table = getattr(table, "__table__", table)
     oldest = minute_of((now or utcnow()) - keep)
     with project.db.engine.begin() as connection:
-        result = connection.execute(delete(model.__table__).where(model.minute < oldest))
+        result = connection.execute(delete(table).where(table.c.minute < oldest))
     return int(result.rowcount or 0)
