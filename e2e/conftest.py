@@ -51,18 +51,37 @@ def dev_links() -> Callable[[LiveServer], list[str]]:
     return printed_links
 
 
-@pytest.fixture
-def anonymous_example_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """The bundled example, copied so the run leaves the repository untouched; nobody is
-    signed in (the example asks for sign-in: houses/auth.py)."""
-    folder = tmp_path / "houses"
+def copy_example(folder: Path, settings: dict[str, dict[str, str]] | None = None) -> Path:
+    """The bundled example copied into `folder` (so a run leaves the repository untouched),
+    with `settings` (section → key → value) written at the top of their sections; return its
+    cfg."""
     shutil.copytree(
         ROOT / "examples" / "houses",
         folder,
         ignore=shutil.ignore_patterns("db.sqlite*", ".flasker", "__pycache__", "*.log"),
     )
+    cfg = folder / "default.cfg"
+    lines = cfg.read_text(encoding="utf-8").splitlines()
+    for section, values in (settings or {}).items():
+        header = lines.index(f"[{section}]")
+        lines[header + 1 : header + 1] = [f"{key} = {value}" for key, value in values.items()]
+    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cfg
+
+
+@pytest.fixture
+def example_copy() -> Callable[..., Path]:
+    """`example_copy(folder, {"CELERY": {"broker_url": url}})`: `copy_example`."""
+    return copy_example
+
+
+@pytest.fixture
+def anonymous_example_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The bundled example, copied so the run leaves the repository untouched; nobody is
+    signed in (the example asks for sign-in: houses/auth.py)."""
+    cfg = copy_example(tmp_path / "houses")
     try:
-        server = LiveServer(folder / "default.cfg").start()
+        server = LiveServer(cfg).start()
     except ServerFailed as error:
         pytest.fail(str(error), pytrace=False)
     yield server

@@ -13,9 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from flasker.testing import LiveServer, ServerFailed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Generous: the embedded worker imports Celery and the project before it answers.
 SLOW = 30_000
 #: The issue's promise, in seconds: a task is in the history list within 2 s, counted from
@@ -215,23 +213,6 @@ def test_a_failed_task_shows_its_traceback_and_is_retried_from_its_page(
 
 
 # -- 3: a viewer reads the history and cannot retry --------------------------------------------
-def copy_example(folder: Path, settings: dict[str, dict[str, str]]) -> Path:
-    """The bundled example copied into `folder`, with `settings` (section → key → value)
-    written at the top of their sections; return its cfg (as test_console_ops.py does)."""
-    shutil.copytree(
-        ROOT / "examples" / "houses",
-        folder,
-        ignore=shutil.ignore_patterns("db.sqlite*", ".flasker", "__pycache__", "*.log"),
-    )
-    cfg = folder / "default.cfg"
-    lines = cfg.read_text(encoding="utf-8").splitlines()
-    for section, values in settings.items():
-        header = lines.index(f"[{section}]")
-        lines[header + 1 : header + 1] = [f"{key} = {value}" for key, value in values.items()]
-    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return cfg
-
-
 @contextlib.contextmanager
 def serving(cfg: Path, env: dict[str, str]) -> Iterator[LiveServer]:
     try:
@@ -262,11 +243,11 @@ def csrf_token_of(page: Page) -> str:
 
 
 def test_a_viewer_reads_the_history_and_a_task_but_cannot_retry_it(
-    page: Page, tmp_path: Path, oidc_provider: Any
+    example_copy: Callable[..., Path], page: Page, tmp_path: Path, oidc_provider: Any
 ) -> None:
     oidc_provider.register_client("e2e-console", "e2e-console-secret")
     oidc_provider.login_as(VIEWER, name="Vera Viewer")
-    cfg = copy_example(
+    cfg = example_copy(
         tmp_path / "houses",
         {
             "AUTH": {

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import threading
 import time
@@ -38,7 +37,6 @@ from flasker.testing import LiveServer, ServerFailed, log_tail, wait_for, worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.redis, pytest.mark.timeout(120)]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Generous: a worker needs a few seconds to import Celery and the project.
 SLOW = 30.0
 #: The worker's heartbeat period, in whole seconds (what `--heartbeat-interval` takes).
@@ -91,24 +89,6 @@ ROW = re.compile(r'<tr data-testid="worker" data-hostname="([^"]+)" data-online=
 
 
 # -- the project, the server and the heartbeats ------------------------------------------------
-def copy_example(folder: Path, broker_url: str) -> Path:
-    """The bundled example copied into `folder` with Redis as its broker; return its cfg."""
-    shutil.copytree(
-        ROOT / "examples" / "houses",
-        folder,
-        ignore=shutil.ignore_patterns("db.sqlite*", ".flasker", "__pycache__", "*.log"),
-    )
-    cfg = folder / "default.cfg"
-    lines = cfg.read_text(encoding="utf-8").splitlines()
-    header = lines.index("[CELERY]")
-    lines[header + 1 : header + 1] = [
-        f"broker_url = {broker_url}",
-        f"result_backend = {broker_url}",
-    ]
-    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return cfg
-
-
 @contextlib.contextmanager
 def serving(cfg: Path) -> Iterator[LiveServer]:
     try:
@@ -224,7 +204,11 @@ class Table:
 
 # -- the test ---------------------------------------------------------------------------------
 def test_a_sigkilled_worker_turns_offline_on_the_open_page_within_two_heartbeats(
-    page: Page, tmp_path: Path, redis_url: str, dev_links: Callable[..., list[str]]
+    example_copy: Callable[..., Path],
+    page: Page,
+    tmp_path: Path,
+    redis_url: str,
+    dev_links: Callable[..., list[str]],
 ) -> None:
     """Before the kill, the row stays online across at least `HEARTBEATS` + 1 heartbeats heard
     and `RENDERS` tables the page swapped in, and the server's table, asked five times a
@@ -249,7 +233,9 @@ def test_a_sigkilled_worker_turns_offline_on_the_open_page_within_two_heartbeats
     Measured: 3.0-3.1 s.
     Every figure is printed.
     """
-    cfg = copy_example(tmp_path / "houses", redis_url)
+    cfg = example_copy(
+        tmp_path / "houses", {"CELERY": {"broker_url": redis_url, "result_backend": redis_url}}
+    )
     hostname = f"killed-{uuid.uuid4().hex[:8]}@e2e"
     log = tmp_path / "worker.log"
     errors: list[str] = []

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +29,6 @@ from flasker.testing import LiveServer, ServerFailed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Generous: a worker needs a few seconds to import Celery and the project.
 SLOW = 30_000
 #: "Answers within ~2 s" with slack for a loaded CI machine.
@@ -44,23 +42,6 @@ REDIS_DB = 13
 
 
 # -- projects and processes -------------------------------------------------------------------
-def copy_example(folder: Path, settings: dict[str, dict[str, str]]) -> Path:
-    """The bundled example copied into `folder`, with `settings` (section → key → value)
-    written at the top of their sections; return its cfg."""
-    shutil.copytree(
-        ROOT / "examples" / "houses",
-        folder,
-        ignore=shutil.ignore_patterns("db.sqlite*", ".flasker", "__pycache__", "*.log"),
-    )
-    cfg = folder / "default.cfg"
-    lines = cfg.read_text(encoding="utf-8").splitlines()
-    for section, values in settings.items():
-        header = lines.index(f"[{section}]")
-        lines[header + 1 : header + 1] = [f"{key} = {value}" for key, value in values.items()]
-    cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return cfg
-
-
 def start(server: LiveServer) -> LiveServer:
     try:
         return server.start()
@@ -239,11 +220,11 @@ def csrf_token_of(page: Page) -> str:
 
 
 def test_a_viewer_reads_everything_and_can_change_nothing(
-    page: Page, tmp_path: Path, oidc_provider: Any
+    example_copy: Callable[..., Path], page: Page, tmp_path: Path, oidc_provider: Any
 ) -> None:
     oidc_provider.register_client("e2e-console", "e2e-console-secret")
     oidc_provider.login_as(VIEWER, name="Vera Viewer")
-    cfg = copy_example(
+    cfg = example_copy(
         tmp_path / "houses",
         {
             "AUTH": {
@@ -334,6 +315,7 @@ def redis_db(redis_url: str) -> Iterator[str]:
 
 
 def test_the_distributed_example_runs_a_task_sent_from_the_console(
+    example_copy: Callable[..., Path],
     page: Page,
     tmp_path: Path,
     postgres_url: str,
@@ -341,7 +323,7 @@ def test_the_distributed_example_runs_a_task_sent_from_the_console(
     workers: Callable[..., Worker],
     dev_links: Callable[..., list[str]],
 ) -> None:
-    cfg = copy_example(
+    cfg = example_copy(
         tmp_path / "houses",
         {
             "PROJECT": {"DB_URL": postgres_url},
@@ -407,9 +389,12 @@ def test_the_distributed_example_runs_a_task_sent_from_the_console(
 
 # -- d: the broker does not answer -------------------------------------------------------------
 def test_every_page_says_promptly_that_the_broker_is_down(
-    page: Page, tmp_path: Path, dev_links: Callable[..., list[str]]
+    example_copy: Callable[..., Path],
+    page: Page,
+    tmp_path: Path,
+    dev_links: Callable[..., list[str]],
 ) -> None:
-    cfg = copy_example(
+    cfg = example_copy(
         tmp_path / "houses", {"CELERY": {"broker_url": DEAD_BROKER, "result_backend": DEAD_BROKER}}
     )
     with serving(cfg) as server:
