@@ -83,11 +83,15 @@ class StandaloneConsole:
         if not path.startswith(PROJECT_PATH):
             return self.root_app(environ, start_response)
         slug, slash, rest = path[len(PROJECT_PATH) :].partition("/")
+        # a bearer token's scope depends on the project's view: its app is looked up first
+        bearer = self.hub is not None and bool(environ.get("HTTP_AUTHORIZATION"))
+        app = self.app_for(slug) if bearer else None
         if self.hub is not None:
-            refusal = self.hub.admit(environ, self._token_scope(environ, slug, "/" + rest))
+            refusal = self.hub.admit(environ, self._token_scope(environ, app, "/" + rest))
             if refusal is not None:
                 return refusal(environ, start_response)
-        app = self.app_for(slug)
+        if not bearer:
+            app = self.app_for(slug)
         if app is None:
             return NotFound(f"no project {slug!r} in {self.root}")(environ, start_response)
         if not slash:
@@ -97,20 +101,19 @@ class StandaloneConsole:
         environ["PATH_INFO"] = "/" + rest
         return app(environ, start_response)
 
-    def _token_scope(self, environ: WSGIEnvironment, slug: str, path: str) -> str | None:
-        """The token scope of the project console view a bearer-token request goes to
-        (`Hub.token_scope_of`); None without a bearer token, before any project is looked up.
-        For a folder that holds no project, any project's console answers (they all have the
-        same routes), so a token's refusal does not say which projects exist."""
+    def _token_scope(self, environ: WSGIEnvironment, app: Flask | None, path: str) -> str | None:
+        """The token scope of the view of `app` (the project's console) a bearer-token request
+        goes to (`Hub.token_scope_of`); None without a bearer token. For a folder that holds
+        no project (`app` None), any project's console answers (they all have the same
+        routes), so a token's refusal does not say which projects exist."""
         if self.hub is None or not environ.get("HTTP_AUTHORIZATION"):
             return None
-        app = self.app_for(slug)
         if app is None:
             with self._lock:
                 app = next((known[1] for known in self._apps.values()), None)
         if app is None:
             return None
-        return self.hub.token_scope_of(app, dict(environ), path)
+        return self.hub.token_scope_of(app, environ, path)
 
     # -- the projects' apps ----------------------------------------------------------------
     def app_for(self, slug: str) -> Flask | None:
